@@ -1,0 +1,25 @@
+"""Score a checkpoint on test sets: BLEU, chrF and TER with sacreBLEU signatures.
+
+    python scripts/evaluate.py checkpoint=outputs/train/<run>/checkpoints/best.pt [decode=beam5]
+    python scripts/evaluate.py checkpoint=... data=tatoeba
+    python scripts/evaluate.py checkpoint=... src=news.fr ref=news.en
+"""
+
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from seq2seq.errors import reported_errors
+from seq2seq.evaluate import evaluate
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    with reported_errors():
+        evaluate(cfg, Path(HydraConfig.get().runtime.output_dir))
+
+
+if __name__ == "__main__":
+    main()

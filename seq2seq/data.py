@@ -1,0 +1,103 @@
+"""Encoded sentence pairs, a token-budget batch sampler with length bucketing, and `Batch`."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .vocab import BOS, EOS, PAD
+
+
+@dataclass
+class Batch:
+    """A padded batch, batch-first. B batch, S source length, T target length (with BOS/EOS)."""
+
+    src: torch.Tensor  # (B, S) int64, PAD-padded
+    src_lens: torch.Tensor  # (B,) int64, on CPU
+    tgt_in: torch.Tensor  # (B, T) int64: BOS y1 .. yn, PAD-padded
+    tgt_out: torch.Tensor  # (B, T) int64: y1 .. yn EOS, PAD-padded
+    n_tokens: int  # real target tokens (non-PAD in tgt_out)
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(self.src.to(device), self.src_lens, self.tgt_in.to(device),
+                     self.tgt_out.to(device), self.n_tokens)
+
+
+def pad(seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(padded (B, max_len) int64, lengths (B,) int64) from lists of ids."""
+    lens = torch.tensor([len(s) for s in seqs], dtype=torch.long)
+    out = torch.full((len(seqs), max(int(lens.max()), 1)), PAD, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        out[i, : len(s)] = torch.as_tensor(s, dtype=torch.long)
+    return out, lens
+
+
+class PairDataset:
+    """Encoded (source ids, target ids) pairs, truncated to `max_len` pieces per side."""
+
+    def __init__(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
+                 max_len: int):
+        self.src = [list(s[:max_len]) for s in src]
+        self.tgt = [list(t[:max_len]) for t in tgt]
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+    def size(self, i: int) -> int:
+        """Padded cost of pair i in a batch: its longer side, target counted with BOS/EOS."""
+        return max(len(self.src[i]), len(self.tgt[i]) + 1)
+
+    def collate(self, indices: Sequence[int]) -> Batch:
+        src, src_lens = pad([self.src[i] for i in indices])
+        tgt_in, _ = pad([[BOS] + self.tgt[i] for i in indices])
+        tgt_out, _ = pad([self.tgt[i] + [EOS] for i in indices])
+        return Batch(src, src_lens, tgt_in, tgt_out, int((tgt_out != PAD).sum()))
+
+
+class TokenBatchSampler:
+    """Batches whose padded size (rows x longest side) stays within `max_tokens`.
+
+    Each epoch: shuffle all indices with (seed, epoch), cut them into pools of `pool` batches'
+    worth, sort each pool by length so that similar lengths share a batch (little padding), cut
+    the pool into batches, then shuffle the batch order. Deterministic for a given seed and epoch;
+    every index appears exactly once per epoch.
+    """
+
+    def __init__(self, sizes: Sequence[int], max_tokens: int, seed: int, shuffle: bool = True,
+                 pool: int = 100):
+        self.sizes = list(sizes)
+        self.max_tokens = max_tokens
+        self.seed = seed
+        self.shuffle = shuffle
+        self.pool = pool
+
+    def batches(self, epoch: int) -> list[list[int]]:
+        rng = random.Random(self.seed * 1_000_003 + epoch)
+        order = list(range(len(self.sizes)))
+        if self.shuffle:
+            rng.shuffle(order)
+        mean = sum(self.sizes) / max(len(self.sizes), 1)
+        pool_len = max(1, int(self.pool * self.max_tokens / max(mean, 1)))
+        out: list[list[int]] = []
+        for start in range(0, len(order), pool_len):
+            chunk = sorted(order[start: start + pool_len], key=lambda i: self.sizes[i])
+            out.extend(self._cut(chunk))
+        if self.shuffle:
+            rng.shuffle(out)
+        return out
+
+    def _cut(self, sorted_indices: list[int]) -> Iterator[list[int]]:
+        batch: list[int] = []
+        longest = 0
+        for i in sorted_indices:
+            longest_with_i = max(longest, self.sizes[i])
+            if batch and longest_with_i * (len(batch) + 1) > self.max_tokens:
+                yield batch
+                batch, longest_with_i = [], self.sizes[i]
+            batch.append(i)
+            longest = longest_with_i
+        if batch:
+            yield batch

@@ -1,0 +1,70 @@
+"""`evaluate(cfg, run_dir)`: translate test sets with a checkpoint and score them with sacreBLEU.
+
+Writes `<run_dir>/<test set>.hyp.en` (one translation per line) and `<run_dir>/results.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+
+from .corpora import read_lines
+from .errors import Seq2SeqError
+from .metrics import score_all
+from .prepare import load_splits
+from .text import normalize
+from .translator import Translator
+
+
+def test_sets(cfg: DictConfig) -> dict[str, tuple[list[str], list[str]]]:
+    """{name: (French lines, English references)}: the data config's test splits, plus the
+    optional `src=FILE ref=FILE` pair."""
+    sets = {name: ([f for f, _ in pairs], [e for _, e in pairs])
+            for name, pairs in load_splits(cfg.data, list(cfg.data.test_splits)).items()}
+    if (cfg.src is None) != (cfg.ref is None):
+        raise Seq2SeqError("give both src=FILE and ref=FILE, or neither")
+    if cfg.src is not None:
+        src, ref = read_lines(Path(cfg.src)), read_lines(Path(cfg.ref))
+        if len(src) != len(ref):
+            raise Seq2SeqError(f"{cfg.src} has {len(src)} lines but {cfg.ref} has {len(ref)}")
+        sets[Path(cfg.src).stem] = (src, [normalize(r, cfg.data.normalize) for r in ref])
+    return sets
+
+
+def evaluate(cfg: DictConfig, run_dir: Path, log=print) -> dict:
+    torch.set_num_threads(cfg.threads)
+    translator = Translator.from_checkpoint(cfg.checkpoint, cfg.decode, cfg.device)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    results = {"checkpoint": str(cfg.checkpoint), "beam_size": cfg.decode.beam_size,
+               "length_penalty": cfg.decode.length_penalty, "sets": {}}
+    for name, (src, refs) in test_sets(cfg).items():
+        start = time.perf_counter()
+        hyps = translator.translate_text(src)
+        seconds = time.perf_counter() - start
+        (run_dir / f"{name}.hyp.en").write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+        scores = score_all(hyps, refs)
+        scores.update(sentences=len(src), seconds=round(seconds, 2),
+                      sentences_per_s=round(len(src) / max(seconds, 1e-9), 1))
+        results["sets"][name] = scores
+    (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    log(format_table(results))
+    log(f"hypotheses and results.json in {run_dir}")
+    return results
+
+
+def format_table(results: dict) -> str:
+    lines = [f"| test set | BLEU | chrF | TER | sentences/s |  (beam {results['beam_size']})",
+             "|---|---:|---:|---:|---:|"]
+    for name, s in results["sets"].items():
+        lines.append(f"| {name} | {s['bleu']:.2f} | {s['chrf']:.2f} | {s['ter']:.2f} | "
+                     f"{s['sentences_per_s']:.0f} |")
+    first = next(iter(results["sets"].values()), None)
+    if first:
+        lines += ["", f"BLEU: {first['bleu_signature']}", f"chrF: {first['chrf_signature']}",
+                  f"TER:  {first['ter_signature']}"]
+    return "\n".join(lines)

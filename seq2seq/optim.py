@@ -1,0 +1,71 @@
+"""Optimizer and learning-rate schedule from the `train` config."""
+
+from __future__ import annotations
+
+import torch
+from omegaconf import DictConfig
+
+from .errors import Seq2SeqError
+
+SCHEDULES = ("constant", "plateau", "warmup_decay")
+
+
+def build_optimizer(params, cfg: DictConfig) -> torch.optim.Optimizer:
+    kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+    if cfg.optimizer not in kinds:
+        raise Seq2SeqError(f"train.optimizer={cfg.optimizer}: choose adam or adamw")
+    if not cfg.lr > 0:
+        raise Seq2SeqError(f"train.lr={cfg.lr}: must be positive")
+    return kinds[cfg.optimizer](params, lr=cfg.lr, betas=tuple(cfg.betas),
+                                weight_decay=cfg.weight_decay)
+
+
+class Schedule:
+    """Learning rate over training.
+
+    - constant: `lr` throughout.
+    - plateau: multiply by `plateau_factor` after `plateau_patience` validations without a better
+      validation BLEU (not below `min_lr`).
+    - warmup_decay: linear warm-up over `warmup_steps`, then inverse square-root decay
+      (Vaswani et al. 2017, §5.3), not below `min_lr`.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, cfg: DictConfig):
+        if cfg.schedule not in SCHEDULES:
+            raise Seq2SeqError(f"train.schedule={cfg.schedule}: choose one of {list(SCHEDULES)}")
+        self.optimizer, self.cfg = optimizer, cfg
+        self.scale = 1.0  # plateau reductions so far
+        self.best = float("-inf")
+        self.bad = 0
+        self.set(0)
+
+    def lr(self, step: int) -> float:
+        cfg = self.cfg
+        if cfg.schedule == "warmup_decay":
+            w = max(cfg.warmup_steps, 1)
+            factor = min((step + 1) / w, (w / (step + 1)) ** 0.5)
+            return max(cfg.lr * factor, cfg.min_lr)
+        return max(cfg.lr * self.scale, cfg.min_lr) if cfg.schedule == "plateau" else cfg.lr
+
+    def set(self, step: int) -> float:
+        """Set the rate for `step` (0-based) and return it."""
+        lr = self.lr(step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def validated(self, bleu: float) -> None:
+        """Tell the schedule a validation result (only the plateau schedule listens)."""
+        if bleu > self.best:
+            self.best, self.bad = bleu, 0
+            return
+        self.bad += 1
+        if self.cfg.schedule == "plateau" and self.bad >= self.cfg.plateau_patience:
+            self.scale *= self.cfg.plateau_factor
+            self.bad = 0
+
+    def state_dict(self) -> dict:
+        return {"scale": self.scale, "best": self.best, "bad": self.bad}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.scale, self.best, self.bad = state["scale"], state["best"], state["bad"]

@@ -1,0 +1,101 @@
+"""`Translator`: French lines in, English lines out, with a model, its vocabulary and decoding
+settings. Used by validation, scripts/translate.py and scripts/evaluate.py alike."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from .checkpoint import load_checkpoint
+from .data import pad
+from .errors import Seq2SeqError
+from .model import Seq2Seq, build_model
+from .search import Hypothesis, beam_search, greedy, max_lengths
+from .text import normalize
+from .vocab import Vocab
+
+
+@dataclass
+class Translation:
+    text: str  # the best hypothesis, detokenized
+    nbest: list[tuple[str, float]]  # (text, score) best first
+    hypothesis: Hypothesis  # the best one, with pieces and attention when asked for
+    src_pieces: list[str]
+
+
+class Translator:
+    def __init__(self, model: Seq2Seq, vocab: Vocab, decode: DictConfig,
+                 normalize_cfg: DictConfig, device: str = "cpu", warn=None):
+        if decode.beam_size < 1 or not 1 <= decode.n_best <= decode.beam_size:
+            raise Seq2SeqError(f"beam size {decode.beam_size} and n-best {decode.n_best}: need "
+                               f"beam_size >= 1 and 1 <= n_best <= beam_size")
+        self.model = model.to(device).eval()
+        self.vocab, self.decode, self.normalize_cfg = vocab, decode, normalize_cfg
+        self.device = device
+        self.warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
+
+    @classmethod
+    def from_checkpoint(cls, path, decode: DictConfig, device: str = "cpu") -> Translator:
+        ckpt = load_checkpoint(path)
+        cfg = OmegaConf.create(ckpt["config"])
+        vocab = Vocab.from_dict(ckpt["vocab"])
+        model = build_model(cfg.model, vocab.src_size, vocab.tgt_size)
+        try:
+            model.load_state_dict(ckpt["model"])
+        except RuntimeError as err:
+            raise Seq2SeqError(f"checkpoint {path} does not match its own model config "
+                               f"({str(err).splitlines()[0]})")
+        return cls(model, vocab, decode, cfg.data.normalize, device)
+
+    def quantize_int8(self) -> None:
+        """Dynamic int8 quantization of the linear and RNN layers (CPU inference only)."""
+        if self.device != "cpu":
+            raise Seq2SeqError("int8 quantization runs on the CPU; use --device cpu")
+        self.model = torch.ao.quantization.quantize_dynamic(
+            self.model, {torch.nn.Linear, torch.nn.GRU, torch.nn.LSTM}, dtype=torch.qint8)
+
+    def _search(self, ids: list[list[int]], attention: bool) -> list[list[Hypothesis]]:
+        src, src_lens = pad(ids)
+        src = src.to(self.device)
+        d = self.decode
+        max_len = max_lengths(src_lens, d.max_len_ratio, d.max_len_extra)
+        if d.beam_size == 1:
+            return [[h] for h in greedy(self.model, src, src_lens, max_len, attention)]
+        return beam_search(self.model, src, src_lens, max_len, d.beam_size, d.n_best,
+                           d.length_penalty, attention)
+
+    def translate(self, lines: Sequence[str], attention: bool = False,
+                  first_line: int = 1) -> list[Translation]:
+        """Translations of `lines`, in order. Empty lines give empty translations.
+
+        Sentences are sorted by length and decoded `decode.batch_size` at a time. `first_line`
+        is the line number of lines[0], for warnings.
+        """
+        texts = [normalize(line, self.normalize_cfg) for line in lines]
+        ids = self.vocab.encode_src(texts)
+        limit = self.decode.max_src_len
+        for i, x in enumerate(ids):
+            if len(x) > limit:
+                self.warn(f"line {first_line + i}: {len(x)} pieces, truncated to {limit} "
+                          f"(decode.max_src_len)")
+                ids[i] = x[:limit]
+        out: list[Translation | None] = [None] * len(lines)
+        todo = sorted((i for i in range(len(lines)) if ids[i]), key=lambda i: len(ids[i]))
+        for i in range(len(lines)):
+            if not ids[i]:
+                out[i] = Translation("", [("", 0.0)], Hypothesis([], 0.0), [])
+        bs = self.decode.batch_size
+        for start in range(0, len(todo), bs):
+            chunk = todo[start: start + bs]
+            for i, hyps in zip(chunk, self._search([ids[i] for i in chunk], attention)):
+                texts_out = self.vocab.decode_tgt([h.tokens for h in hyps])
+                out[i] = Translation(texts_out[0], list(zip(texts_out, [h.score for h in hyps])),
+                                     hyps[0], self.vocab.src.id_to_piece(ids[i]))
+        return out  # type: ignore[return-value]
+
+    def translate_text(self, lines: Sequence[str]) -> list[str]:
+        return [t.text for t in self.translate(lines)]

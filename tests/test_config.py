@@ -1,0 +1,52 @@
+"""Every config composes, and every model preset builds and runs."""
+
+import os
+
+import pytest
+
+from seq2seq.model import build_model
+from seq2seq.prepare import check_data_config
+
+from .conftest import CONF
+
+
+def options(group):
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("model", options("model"))
+def test_every_model_preset_builds(make_cfg, model):
+    cfg = make_cfg("train", [f"model={model}"])
+    assert cfg.model.name == model
+    build_model(cfg.model, 50, 50)
+
+
+@pytest.mark.parametrize("data", options("data"))
+def test_every_data_config_is_valid(make_cfg, data):
+    cfg = make_cfg("prepare_data", [f"data={data}"], tiny=False)
+    assert cfg.data.name == data
+    check_data_config(cfg.data)
+
+
+@pytest.mark.parametrize("name", ["train", "evaluate", "prepare_data"])
+@pytest.mark.parametrize("train", options("train"))
+@pytest.mark.parametrize("decode", options("decode"))
+def test_top_level_configs_compose(make_cfg, name, train, decode):
+    overrides = {"train": [f"train={train}", f"decode={decode}"],
+                 "evaluate": [f"decode={decode}", "checkpoint=x.pt"], "prepare_data": []}[name]
+    cfg = make_cfg(name, overrides, tiny=False)
+    assert cfg.data.spm.vocab_size == 8000
+
+
+def test_data_root_follows_the_environment(monkeypatch, tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    monkeypatch.setenv("SEQ2SEQ_DATA", str(tmp_path / "d"))
+    monkeypatch.setenv("SEQ2SEQ_CACHE", str(tmp_path / "c"))
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="train")
+    assert cfg.data.root == str(tmp_path / "d") and cfg.data.cache_dir == str(tmp_path / "c")
+    monkeypatch.delenv("SEQ2SEQ_DATA")
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="train")
+    assert cfg.data.root == os.path.expanduser("~/.cache/seq2seq/data")

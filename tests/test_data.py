@@ -1,0 +1,48 @@
+import random
+
+import torch
+
+from seq2seq.data import PairDataset, TokenBatchSampler
+from seq2seq.vocab import BOS, EOS, PAD
+
+
+def sizes(n=500, seed=0):
+    rng = random.Random(seed)
+    return [rng.randint(1, 60) for _ in range(n)]
+
+
+def test_every_pair_once_per_epoch_within_budget():
+    s = sizes()
+    sampler = TokenBatchSampler(s, max_tokens=300, seed=3)
+    for epoch in range(3):
+        batches = sampler.batches(epoch)
+        flat = [i for b in batches for i in b]
+        assert sorted(flat) == list(range(len(s)))
+        for b in batches:
+            assert len(b) * max(s[i] for i in b) <= 300
+
+
+def test_deterministic_per_seed_and_epoch():
+    s = sizes()
+    a = TokenBatchSampler(s, 300, seed=3)
+    assert a.batches(0) == TokenBatchSampler(s, 300, seed=3).batches(0)
+    assert a.batches(0) != a.batches(1)
+    assert a.batches(0) != TokenBatchSampler(s, 300, seed=4).batches(0)
+
+
+def test_bucketing_keeps_padding_low():
+    s = sizes(2000)
+    batches = TokenBatchSampler(s, 1000, seed=0).batches(0)
+    padded = sum(len(b) * max(s[i] for i in b) for b in batches)
+    assert sum(s) / padded > 0.85
+
+
+def test_collate_pads_and_shifts():
+    data = PairDataset([[5, 6, 7], [8]], [[9], [10, 11]], max_len=10)
+    batch = data.collate([0, 1])
+    assert batch.src.tolist() == [[5, 6, 7], [8, PAD, PAD]]
+    assert batch.src_lens.tolist() == [3, 1]
+    assert batch.tgt_in.tolist() == [[BOS, 9, PAD], [BOS, 10, 11]]
+    assert batch.tgt_out.tolist() == [[9, EOS, PAD], [10, 11, EOS]]
+    assert batch.n_tokens == 5
+    assert batch.src.dtype == torch.long

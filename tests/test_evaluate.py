@@ -1,0 +1,41 @@
+import json
+import subprocess
+import sys
+
+from .conftest import ROOT
+
+
+def test_evaluate_matches_sacrebleu_cli(trained, script_env, tmp_path):
+    out = tmp_path / "eval"
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate.py"),
+                        f"checkpoint={trained}", f"hydra.run.dir={out}"],
+                       env=script_env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "| multi30k.test_2016_flickr |" in r.stdout
+    results = json.loads((out / "results.json").read_text())
+    scores = results["sets"]["multi30k.test_2016_flickr"]
+    assert scores["bleu"] > 50  # the toy task is easy
+    assert scores["bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
+    import gzip
+
+    from omegaconf import OmegaConf
+
+    from seq2seq.text import normalize
+
+    norm = OmegaConf.load(ROOT / "conf" / "data" / "multi30k.yaml").normalize
+    refs = gzip.open(f"{script_env['SEQ2SEQ_DATA']}/multi30k/test_2016_flickr.en.gz", "rt").read()
+    ref = tmp_path / "ref.en"
+    ref.write_text("".join(normalize(x, norm) + "\n" for x in refs.splitlines()))
+    cli = subprocess.run([sys.executable, "-m", "sacrebleu", str(ref), "-i",
+                          str(out / "multi30k.test_2016_flickr.hyp.en"), "-m", "bleu", "chrf",
+                          "-b", "-w", "2"], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    bleu, chrf = json.loads(cli.stdout)
+    assert bleu == scores["bleu"] and chrf == scores["chrf"]
+
+
+def test_evaluate_requires_a_checkpoint(script_env, tmp_path):
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate.py"),
+                        f"hydra.run.dir={tmp_path}"], env=script_env, capture_output=True,
+                       text=True, timeout=300, cwd=ROOT)
+    assert r.returncode != 0 and "checkpoint" in r.stderr and "Traceback" not in r.stderr

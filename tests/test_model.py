@@ -1,0 +1,117 @@
+import pytest
+import torch
+
+from seq2seq.data import PairDataset
+from seq2seq.errors import Seq2SeqError
+from seq2seq.model import build_model
+
+PRESETS = ["gru_attention", "lstm_attention", "gru_bahdanau", "gru_noattention"]
+
+
+def model_cfg(make_cfg, preset="gru_attention", extra=()):
+    return make_cfg("train", [f"model={preset}", *extra]).model
+
+
+def toy_batch(seed=0, n=6, vocab=20):
+    g = torch.Generator().manual_seed(seed)
+    src = [torch.randint(4, vocab, (int(torch.randint(1, 9, (1,), generator=g)),),
+                         generator=g).tolist() for _ in range(n)]
+    return PairDataset(src, [s[::-1] for s in src], 50).collate(list(range(n)))
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_shapes(make_cfg, preset):
+    model = build_model(model_cfg(make_cfg, preset), 20, 30).eval()
+    batch = toy_batch()
+    feats = model(batch)
+    B, T = batch.tgt_in.shape
+    assert feats.shape == (B, T, model.decoder.out_dim)
+    assert model.decoder.logits(feats).shape == (B, T, 30)
+    assert model.loss(batch).ndim == 0
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_padding_does_not_change_encoder_states(make_cfg, cell):
+    cfg = model_cfg(make_cfg, extra=[f"model.cell={cell}", "model.encoder.layers=2"])
+    model = build_model(cfg, 20, 20).eval()
+    x = torch.tensor([[5, 6, 7, 8]])
+    out_alone, final_alone = model.encoder(x, torch.tensor([4]))
+    padded = torch.tensor([[5, 6, 7, 8, 0, 0, 0], [9, 9, 9, 9, 9, 9, 9]])
+    out_pad, final_pad = model.encoder(padded, torch.tensor([4, 7]))
+    torch.testing.assert_close(out_pad[0, :4], out_alone[0])
+    assert out_pad[0, 4:].abs().max() == 0
+    h_alone = final_alone[0] if cell == "lstm" else final_alone
+    h_pad = final_pad[0] if cell == "lstm" else final_pad
+    torch.testing.assert_close(h_pad[:, 0], h_alone[:, 0])
+
+
+def test_attention_gives_padding_zero_weight(make_cfg):
+    model = build_model(model_cfg(make_cfg), 20, 20).eval()
+    batch = toy_batch()
+    state = model.encode(batch.src, batch.src_lens)
+    _, _, weights = model.decoder.step(batch.tgt_in[:, :1], state)  # (B, 1, S)
+    assert torch.all(weights[~state.mask.unsqueeze(1)] == 0)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(weights.shape[:2]))
+
+
+@pytest.mark.parametrize("preset,extra", [
+    ("gru_attention", []), ("lstm_attention", []), ("gru_bahdanau", []), ("gru_noattention", []),
+    ("gru_attention", ["model.decoder.input_feeding=true"]),
+    ("gru_attention", ["model.attention.score=dot", "model.decoder.hidden=64"]),
+])
+def test_whole_sequence_equals_step_by_step(make_cfg, preset, extra):
+    """The training path and the search path compute the same features."""
+    model = build_model(model_cfg(make_cfg, preset, extra), 20, 20).eval()
+    batch = toy_batch()
+    whole = model(batch)
+    state = model.encode(batch.src, batch.src_lens)
+    steps = []
+    for t in range(batch.tgt_in.size(1)):
+        f, state, _ = model.decoder.step(batch.tgt_in[:, t: t + 1], state)
+        steps.append(f)
+    torch.testing.assert_close(whole, torch.cat(steps, 1), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("extra", [
+    ["model.encoder.layers=2", "model.decoder.layers=1"],
+    ["model.encoder.layers=1", "model.decoder.layers=3"],
+    ["model.encoder.bidirectional=false", "model.cell=lstm", "model.decoder.layers=2"],
+])
+def test_bridge_handles_layouts(make_cfg, extra):
+    cfg = model_cfg(make_cfg, extra=extra)
+    model = build_model(cfg, 20, 20).eval()
+    batch = toy_batch()
+    state = model.encode(batch.src, batch.src_lens)
+    h = state.hidden[0] if cfg.cell == "lstm" else state.hidden
+    assert h.shape == (cfg.decoder.layers, batch.src.size(0), cfg.decoder.hidden)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_each_design_learns_to_reverse(make_cfg, preset):
+    torch.manual_seed(0)
+    model = build_model(model_cfg(make_cfg, preset, ["model.dropout=0.0"]), 12, 12)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    batch = toy_batch(n=32, vocab=12)
+    first = float(model.loss(batch).detach())
+    for step in range(150):
+        loss = model.loss(toy_batch(seed=step % 8, n=32, vocab=12))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(model.loss(batch).detach()) < 0.3 * first
+
+
+@pytest.mark.parametrize("override,message", [
+    ("model.cell=rnn", "model.cell=rnn: choose one of"),
+    ("model.attention.type=cosine", "model.attention.type=cosine"),
+    ("model.attention.score=concat", "model.attention.score=concat"),
+    ("model.decoder.hidden=0", "model.decoder.hidden=0: must be a positive integer"),
+    ("model.embed_dim=-3", "model.embed_dim=-3"),
+    ("model.dropout=1.5", "model.dropout=1.5"),
+    ("model.attention.score=dot", "dot attention needs decoder.hidden"),
+])
+def test_bad_model_configs(make_cfg, override, message):
+    cfg = model_cfg(make_cfg, extra=[override, "model.decoder.hidden=48"] if "dot" in override
+                    else [override])
+    with pytest.raises(Seq2SeqError, match=message.replace("(", r"\(")):
+        build_model(cfg, 20, 20)

@@ -1,0 +1,124 @@
+import math
+
+import torch
+from torch import nn
+
+from seq2seq.decoder import DecoderState
+from seq2seq.model import build_model
+from seq2seq.search import beam_search, greedy, max_lengths
+from seq2seq.vocab import BOS, EOS
+
+A, B_ = 4, 5  # two real tokens of the toy vocabulary (PAD, UNK, BOS, EOS, a, b)
+
+
+class TableDecoder(nn.Module):
+    """Next-token probabilities depend only on the previous token, from a fixed table."""
+
+    def __init__(self, table: dict[int, dict[int, float]]):
+        super().__init__()
+        logp = torch.full((6, 6), -1e9)
+        for prev, row in table.items():
+            for tok, p in row.items():
+                logp[prev, tok] = math.log(p)
+        self.logp = logp
+
+    def step(self, y, state: DecoderState):
+        feats = self.logp[y[:, 0]].unsqueeze(1)  # (B, 1, V)
+        weights = state.mask.float().unsqueeze(1) / state.mask.sum(1, keepdim=True).unsqueeze(1)
+        return feats, state, weights
+
+    def logits(self, feats):
+        return feats
+
+
+class TableModel(nn.Module):
+    def __init__(self, table):
+        super().__init__()
+        self.decoder = TableDecoder(table)
+
+    def encode(self, src, src_lens):
+        B = src.size(0)
+        return DecoderState(torch.zeros(B, src.size(1), 1), None, src != 0,
+                            torch.zeros(1, B, 1), None)
+
+
+# From BOS: a 0.6, b 0.4. After a: EOS 0.4 (so "a" = 0.24). After b: EOS 0.9 ("b" = 0.36).
+TABLE = {BOS: {A: 0.6, B_: 0.4}, A: {EOS: 0.4, A: 0.3, B_: 0.3}, B_: {EOS: 0.9, A: 0.1}}
+
+
+def test_beam_finds_the_better_sequence_that_greedy_misses():
+    model = TableModel(TABLE)
+    src, lens = torch.tensor([[7, 7]]), torch.tensor([2])
+    g = greedy(model, src, lens, [10])[0]
+    assert g.tokens[0] == A
+    best = beam_search(model, src, lens, [10], beam_size=2, n_best=2, alpha=0.0)[0]
+    assert best[0].tokens == [B_]
+    assert math.isclose(best[0].score, math.log(0.36), rel_tol=1e-5)
+    assert best[1].tokens == [A]
+    assert math.isclose(best[1].score, math.log(0.24), rel_tol=1e-5)
+
+
+def test_max_length_stops_unfinished_hypotheses():
+    model = TableModel({BOS: {A: 1.0}, A: {A: 0.9, EOS: 0.1}})
+    src, lens = torch.tensor([[7]]), torch.tensor([1])
+    assert greedy(model, src, lens, [3])[0].tokens == [A, A, A]
+    assert beam_search(model, src, lens, [3], beam_size=3)[0][0].tokens == [A, A, A]
+
+
+def test_length_penalty_prefers_longer_with_larger_alpha():
+    assert max_lengths(torch.tensor([4, 10]), 1.5, 2) == [8, 17]
+    # "a" has probability 0.6 (2 steps with EOS), "b u" 0.4 (3 steps); u is token id 1.
+    table = {BOS: {A: 0.6, B_: 0.4}, A: {EOS: 1.0}, B_: {1: 1.0}, 1: {EOS: 1.0}}
+    model = TableModel(table)
+    src, lens = torch.tensor([[7]]), torch.tensor([1])
+    raw = beam_search(model, src, lens, [6], beam_size=2, alpha=0.0)[0][0]
+    long = beam_search(model, src, lens, [6], beam_size=2, alpha=5.0)[0][0]
+    assert raw.tokens == [A] and long.tokens == [B_, 1]
+
+
+def trained_like_model(make_cfg, seed=0):
+    torch.manual_seed(seed)
+    return build_model(make_cfg("train").model, 40, 40).eval()
+
+
+def random_sources(n, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randint(4, 40, (int(torch.randint(1, 12, (1,), generator=g)),),
+                          generator=g).tolist() for _ in range(n)]
+
+
+def run(model, sources, beam):
+    from seq2seq.data import pad
+
+    src, lens = pad(sources)
+    ml = max_lengths(lens, 1.5, 5)
+    if beam == 0:
+        return [h.tokens for h in greedy(model, src, lens, ml)]
+    return [h[0].tokens for h in beam_search(model, src, lens, ml, beam_size=beam, alpha=1.0)]
+
+
+def test_beam_one_equals_greedy(make_cfg):
+    model = trained_like_model(make_cfg)
+    sources = random_sources(12)
+    assert run(model, sources, 1) == run(model, sources, 0)
+
+
+def test_batching_does_not_change_translations(make_cfg):
+    model = trained_like_model(make_cfg, seed=1)
+    sources = random_sources(10, seed=1)
+    for beam in (0, 4):
+        together = run(model, sources, beam)
+        alone = [run(model, [s], beam)[0] for s in sources]
+        assert together == alone
+
+
+def test_attention_of_best_hypothesis(make_cfg):
+    from seq2seq.data import pad
+
+    model = trained_like_model(make_cfg)
+    src, lens = pad(random_sources(3))
+    ml = max_lengths(lens, 1.5, 5)
+    for hyp in [h[0] for h in beam_search(model, src, lens, ml, 3, attention=True)] + \
+            greedy(model, src, lens, ml, attention=True):
+        assert hyp.attention.shape[0] in (len(hyp.tokens), len(hyp.tokens) + 1)
+        torch.testing.assert_close(hyp.attention.sum(-1), torch.ones(hyp.attention.shape[0]))

@@ -5,13 +5,14 @@
     python scripts/evaluate.py checkpoint=... src=news.fr ref=news.en
 """
 
+import sys
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from seq2seq.errors import reported_errors
+from seq2seq.errors import check_overrides, reported_errors
 from seq2seq.evaluate import evaluate
 
 
@@ -22,4 +23,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    sys.stdout.reconfigure(line_buffering=True)  # progress lines appear at once in logs too
+    check_overrides("evaluate", sys.argv[1:])
     main()

@@ -3,10 +3,12 @@
     python scripts/prepare_data.py data=multi30k|tatoeba|mixed [data.spm.vocab_size=16000] ...
 """
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
-from seq2seq.errors import reported_errors
+from seq2seq.errors import check_overrides, reported_errors
 from seq2seq.prepare import prepare
 
 
@@ -23,4 +25,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    sys.stdout.reconfigure(line_buffering=True)  # progress lines appear at once in logs too
+    check_overrides("prepare_data", sys.argv[1:])
     main()

@@ -11,7 +11,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from seq2seq.errors import reported_errors
+from seq2seq.errors import check_overrides, reported_errors
 from seq2seq.train import train
 
 
@@ -24,4 +24,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    sys.stdout.reconfigure(line_buffering=True)  # progress lines appear at once in logs too
+    check_overrides("train", sys.argv[1:])
     main()

@@ -184,6 +184,9 @@ def read_lines(path: Path) -> list[str]:
 def read_parallel(src_path: Path, tgt_path: Path) -> list[tuple[str, str]]:
     """Sentence pairs from two line-aligned files."""
     src, tgt = read_lines(src_path), read_lines(tgt_path)
+    for path, lines in ((src_path, src), (tgt_path, tgt)):
+        if not lines:
+            raise Seq2SeqError(f"{path} is empty; replace it with the complete corpus file")
     if len(src) != len(tgt):
         raise Seq2SeqError(f"{src_path} has {len(src)} lines but {tgt_path} has {len(tgt)}; "
                            f"parallel files must be line-aligned")

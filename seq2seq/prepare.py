@@ -53,21 +53,24 @@ def data_root(cfg: DictConfig) -> Path:
     return Path(os.path.expanduser(cfg.root))
 
 
-def _raw_pairs(cfg: DictConfig, corpus: str) -> dict[str, Pairs]:
-    """Raw (un-normalised) pairs of every split of one corpus."""
+def _normalized_pairs(cfg: DictConfig, corpus: str) -> dict[str, Pairs]:
+    """Normalised, unfiltered pairs of every split of one corpus."""
     root = data_root(cfg)
+
+    def norm(pairs):
+        return [(normalize(f, cfg.normalize), normalize(e, cfg.normalize)) for f, e in pairs]
+
     if corpus == "multi30k":
         out = {}
         for split in corpora.MULTI30K_SPLITS:
             fr, en = (corpora.ensure_multi30k(root, split, lang, cfg.urls.multi30k, cfg.download)
                       for lang in ("fr", "en"))
-            out[split] = corpora.read_parallel(fr, en)
+            out[split] = norm(corpora.read_parallel(fr, en))
         return out
     path = corpora.ensure_tatoeba(root, cfg.urls.tatoeba, cfg.download)
-    pairs = corpora.read_tatoeba(path)
+    pairs = norm(corpora.read_tatoeba(path))
     s = cfg.tatoeba_split
-    norm = [(normalize(f, cfg.normalize), normalize(e, cfg.normalize)) for f, e in pairs]
-    train, dev, test = split_groups(norm, s.dev_size, s.test_size, s.max_group, s.seed)
+    train, dev, test = split_groups(pairs, s.dev_size, s.test_size, s.max_group, s.seed)
     return {name: [pairs[i] for i in idx]
             for name, idx in (("train", train), ("dev", dev), ("test", test))}
 
@@ -77,16 +80,13 @@ def load_splits(cfg: DictConfig, names: list[str]) -> dict[str, Pairs]:
     check_data_config(cfg)
     out: dict[str, Pairs] = {}
     for corpus in dict.fromkeys(n.partition(".")[0] for n in names):
-        raw = _raw_pairs(cfg, corpus)
+        splits = _normalized_pairs(cfg, corpus)
         for name in names:
             c, _, split = name.partition(".")
-            if c != corpus:
-                continue
-            pairs = [(normalize(f, cfg.normalize), normalize(e, cfg.normalize))
-                     for f, e in raw[split]]
-            if split == "train":
-                pairs = [p for p in pairs if keep_pair(*p, cfg.filter)]
-            out[name] = pairs
+            if c == corpus:
+                pairs = splits[split]
+                out[name] = [p for p in pairs if keep_pair(*p, cfg.filter)] \
+                    if split == "train" else pairs
     return out
 
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from omegaconf import DictConfig
+
+# Control characters (Unicode category Cc) that are not whitespace: NUL, BEL, ESC, DEL, C1 codes.
+# Whitespace controls (tab, newlines, \x1c-\x1f, \x85) are left to whitespace collapsing.
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 
 
 def normalize(text: str, cfg: DictConfig) -> str:
     """Unicode normal form and whitespace: `cfg` is `data.normalize`."""
     if cfg.unicode != "none":
         text = unicodedata.normalize(cfg.unicode, text)
-    if cfg.strip_control:  # NUL, escape sequences, ...; tabs and newlines count as whitespace
-        text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc")
+    if cfg.strip_control:
+        text = _CONTROL.sub("", text)
     if cfg.collapse_whitespace:
         text = " ".join(text.split())  # str.split() knows NBSP, tabs, thin spaces, ...
     return text

@@ -51,23 +51,62 @@ class _StopFlag:
             signal.signal(signal.SIGINT, self._previous)
 
 
+_POSITIVE_INTS = ("batch_tokens", "max_len", "valid_every", "threads", "max_epochs",
+                  "max_bad_steps")
+_NON_NEGATIVE_INTS = ("max_steps", "patience", "warmup_steps", "seed")
+_NON_NEGATIVE_NUMBERS = ("lr", "min_lr", "weight_decay", "clip_grad_norm", "max_minutes",
+                         "label_smoothing", "plateau_factor")
+
+
 def _check_train_config(cfg: DictConfig) -> None:
-    for key in ("batch_tokens", "max_len", "valid_every", "threads"):
-        if not isinstance(cfg[key], int) or cfg[key] <= 0:
+    """One clear line for a `train` setting of the wrong type or out of range."""
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    for key in _POSITIVE_INTS:
+        if not is_int(cfg[key]) or cfg[key] <= 0:
             raise Seq2SeqError(f"train.{key}={cfg[key]}: must be a positive integer")
+    for key in _NON_NEGATIVE_INTS:
+        if not is_int(cfg[key]) or cfg[key] < 0:
+            raise Seq2SeqError(f"train.{key}={cfg[key]}: must be an integer >= 0")
+    for key in _NON_NEGATIVE_NUMBERS:
+        if isinstance(cfg[key], bool) or not isinstance(cfg[key], (int, float)) or cfg[key] < 0:
+            raise Seq2SeqError(f"train.{key}={cfg[key]}: must be a number >= 0")
+    if not cfg.label_smoothing < 1 or not 0 < cfg.plateau_factor <= 1:
+        raise Seq2SeqError("train.label_smoothing must be < 1 and train.plateau_factor in (0, 1]")
+    if cfg.bf16 not in (True, False, "auto"):
+        raise Seq2SeqError(f"train.bf16={cfg.bf16}: must be true, false or auto")
+    if cfg.device not in ("cpu", "cuda"):
+        raise Seq2SeqError(f"train.device={cfg.device}: choose cpu or cuda")
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise Seq2SeqError("train.device=cuda but no CUDA device is available; use cpu")
 
 
+def native_bf16(device: str) -> bool:
+    """Whether bfloat16 matmuls run natively (and so faster than float32) on `device`."""
+    if device == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def use_bf16(cfg: DictConfig) -> bool:
+    """`train.bf16`: true, false, or auto (on where the hardware has native bf16)."""
+    return native_bf16(cfg.device) if cfg.bf16 == "auto" else bool(cfg.bf16)
+
+
 @torch.no_grad()
 def validate(model: Seq2Seq, data: PairDataset, batches: list[list[int]], translator: Translator,
-             src_text: list[str], refs: list[str], cfg: DictConfig) -> dict:
+             src_text: list[str], refs: list[str], cfg: DictConfig, bf16: bool) -> dict:
     """Validation loss per token and greedy (or configured) BLEU on the validation split."""
     model.eval()
     total, tokens = 0.0, 0
     for idx in batches:
         batch = data.collate(idx).to(cfg.device)
-        with torch.autocast("cpu", torch.bfloat16, enabled=cfg.bf16 and cfg.device == "cpu"):
+        with torch.autocast(cfg.device, torch.bfloat16, enabled=bf16):
             loss = model.loss(batch)
         total += float(loss) * batch.n_tokens
         tokens += batch.n_tokens
@@ -97,8 +136,10 @@ def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
     optimizer = build_optimizer(model.parameters(), tcfg)
     schedule = Schedule(optimizer, tcfg)
     n_params = sum(p.numel() for p in model.parameters())
+    bf16 = use_bf16(tcfg)
     log(f"model {cfg.model.name}: {n_params:,} parameters; vocabulary {vocab.src_size}/"
-        f"{vocab.tgt_size}; {prep.sizes}")
+        f"{vocab.tgt_size}; {len(prep.train['src'])} training pairs; "
+        f"{'bf16 autocast' if bf16 else 'fp32'}, {tcfg.threads} threads")
 
     train_data = PairDataset(prep.train["src"], prep.train["tgt"], tcfg.max_len)
     sampler = TokenBatchSampler([train_data.size(i) for i in range(len(train_data))],
@@ -149,7 +190,7 @@ def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
         nonlocal window_tokens, window_start
         speed = window_tokens / max(time.perf_counter() - window_start, 1e-9)
         v = validate(model, valid_data, valid_batches, translator, prep.valid["src_text"],
-                     prep.valid["tgt_text"], tcfg)
+                     prep.valid["tgt_text"], tcfg, bf16)
         row = {"step": st["step"], "epoch": st["epoch"] + st["batch"] / per_epoch,
                "elapsed_s": round(st["elapsed"], 1),
                "train_loss": st["train_loss_sum"] / max(st["train_tokens"], 1),
@@ -183,8 +224,7 @@ def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
             while st["batch"] < len(batches):
                 batch = train_data.collate(batches[st["batch"]]).to(tcfg.device)
                 lr = schedule.set(st["step"])
-                with torch.autocast("cpu", torch.bfloat16,
-                                    enabled=tcfg.bf16 and tcfg.device == "cpu"):
+                with torch.autocast(tcfg.device, torch.bfloat16, enabled=bf16):
                     loss = model.loss(batch, tcfg.label_smoothing)
                 optimizer.zero_grad(set_to_none=True)
                 loss_value = float(loss.detach())

@@ -19,6 +19,11 @@ from .text import normalize
 from .vocab import Vocab
 
 
+def one_line(text: str) -> str:
+    """Output pieces may decode to line breaks (byte fallback); they would break line counts."""
+    return " ".join(text.splitlines()) if ("\n" in text or "\r" in text) else text
+
+
 @dataclass
 class Translation:
     text: str  # the best hypothesis, detokenized
@@ -92,7 +97,7 @@ class Translator:
         for start in range(0, len(todo), bs):
             chunk = todo[start: start + bs]
             for i, hyps in zip(chunk, self._search([ids[i] for i in chunk], attention)):
-                texts_out = self.vocab.decode_tgt([h.tokens for h in hyps])
+                texts_out = [one_line(x) for x in self.vocab.decode_tgt([h.tokens for h in hyps])]
                 out[i] = Translation(texts_out[0], list(zip(texts_out, [h.score for h in hyps])),
                                      hyps[0], self.vocab.src.id_to_piece(ids[i]))
         return out  # type: ignore[return-value]

@@ -1,0 +1,246 @@
+"""The benchmark behind scripts/benchmark.py: each phase runs in its own subprocess (so that its
+peak RSS is its own) and prints one JSON object.
+
+Phases: matmul peak (fp32, bf16), training throughput (fp32, bf16), decoding speed and BLEU
+(greedy, beam 5) on test_2016_flickr, and the RSS of streaming N lines through the translate
+command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def matmul_gflops(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
+    """Median GFLOP/s of an n×n matmul over `reps` runs, after warm-up."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def train_throughput(cfg: DictConfig, bf16: bool, warmup: int, windows: int,
+                     window_steps: int) -> dict:
+    """Steady-state target tokens/s of real training steps on token-bucketed Multi30k batches."""
+    from .data import PairDataset, TokenBatchSampler
+    from .flops import train_flops_per_target_token
+    from .model import build_model
+    from .optim import build_optimizer
+    from .prepare import prepare
+
+    t = cfg.train
+    prep = prepare(cfg.data, threads=t.threads, log=lambda *_: None)
+    torch.manual_seed(t.seed)
+    model = build_model(cfg.model, prep.vocab.src_size, prep.vocab.tgt_size).train()
+    opt = build_optimizer(model.parameters(), t)
+    data = PairDataset(prep.train["src"], prep.train["tgt"], t.max_len)
+    batches = TokenBatchSampler([data.size(i) for i in range(len(data))], t.batch_tokens,
+                                t.seed).batches(0)
+    rates, src_tok, tgt_tok, src_pad = [], 0, 0, 0
+    step = 0
+    for w in range(-1, windows):
+        steps = warmup if w < 0 else window_steps
+        tokens, start = 0, time.perf_counter()
+        for _ in range(steps):
+            batch = data.collate(batches[step % len(batches)])
+            step += 1
+            with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+                loss = model.loss(batch, t.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), t.clip_grad_norm)
+            opt.step()
+            tokens += batch.n_tokens
+            if w >= 0:
+                src_tok += int(batch.src_lens.sum())
+                tgt_tok += batch.n_tokens
+                src_pad += batch.src.numel()
+        if w >= 0:
+            rates.append(tokens / (time.perf_counter() - start))
+    B = len(batches)
+    flops = train_flops_per_target_token(cfg.model, prep.vocab.tgt_size, src_tok / tgt_tok,
+                                         src_pad / max(1, sum(len(batches[i % B])
+                                                              for i in range(warmup, step))))
+    return {"tokens_per_s": statistics.median(rates), "windows": [round(r) for r in rates],
+            "flops_per_target_token": flops,
+            "parameters": sum(p.numel() for p in model.parameters())}
+
+
+def decode_speed(cfg: DictConfig, checkpoint: str | None, beam: int, limit: int) -> dict:
+    """Sentences/s of the decode call on test_2016_flickr, and the BLEU of the output."""
+    from .metrics import bleu
+    from .model import build_model
+    from .prepare import load_splits, prepare
+    from .translator import Translator
+
+    decode = OmegaConf.merge(cfg.decode, {"beam_size": beam})
+    if checkpoint:
+        translator = Translator.from_checkpoint(checkpoint, decode)
+    else:  # no trained model: an untrained one still measures speed
+        prep = prepare(cfg.data, threads=cfg.train.threads, log=lambda *_: None)
+        torch.manual_seed(0)
+        model = build_model(cfg.model, prep.vocab.src_size, prep.vocab.tgt_size)
+        translator = Translator(model, prep.vocab, decode, cfg.data.normalize)
+    pairs = load_splits(cfg.data, ["multi30k.test_2016_flickr"])["multi30k.test_2016_flickr"]
+    pairs = pairs[:limit]
+    src, refs = [f for f, _ in pairs], [e for _, e in pairs]
+    translator.translate_text(src[:64])  # warm-up
+    start = time.perf_counter()
+    hyps = translator.translate_text(src)
+    seconds = time.perf_counter() - start
+    return {"sents_per_s": len(src) / seconds, "seconds": seconds, "bleu": bleu(hyps, refs),
+            "sentences": len(src)}
+
+
+def run_phase(name: str, args: dict, threads: int) -> dict:
+    """Run one phase in a subprocess; its JSON result plus its own peak RSS in MB."""
+    cmd = [sys.executable, "-m", "seq2seq.benchmark", name, json.dumps(args), str(threads)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=ROOT)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark phase {name} failed (exit {proc.returncode})")
+    result = json.loads(out)
+    result["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
+    return result
+
+
+def stream_rss(checkpoint: str, lines: int, threads: int) -> dict:
+    """Peak RSS and time of `scripts/translate.py` reading `lines` short lines from a pipe."""
+    cmd = [sys.executable, str(ROOT / "scripts" / "translate.py"), "--checkpoint", checkpoint,
+           "--threads", str(threads), "--batch-size", "256"]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    sentences = [b"Un chien court.\n", b"Une femme lit un livre.\n", b"Deux enfants jouent.\n"]
+    for i in range(lines):
+        proc.stdin.write(sentences[i % 3])
+    proc.stdin.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError("translate.py failed while streaming")
+    return {"lines": lines, "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "seconds": round(time.perf_counter() - start, 1)}
+
+
+def run_benchmark(cfg: DictConfig, quick: bool, checkpoint: str | None, stream_lines: list[int],
+                  train_run: str | None, log=print) -> dict:
+    """All phases; returns the JSON-ready report."""
+    threads = cfg.train.threads
+    container = OmegaConf.to_container(cfg, resolve=True)
+    from .prepare import prepare
+
+    prepare(cfg.data, threads=threads, log=log)  # build the cache outside the timed phases
+    report: dict = {"torch": torch.__version__, "threads": threads, "cpu": cpu_model(),
+                    "quick": quick, "model": cfg.model.name, "checkpoint": checkpoint}
+    log("matmul peak ...")
+    peak = run_phase("matmul", {}, threads)
+    report["matmul_gflops_fp32"], report["matmul_gflops_bf16"] = peak["fp32"], peak["bf16"]
+    steps = {"warmup": 5, "windows": 3, "window_steps": 5} if quick else \
+        {"warmup": 20, "windows": 7, "window_steps": 25}
+    for precision in ("fp32", "bf16"):
+        log(f"training {precision} ...")
+        r = run_phase("train", {"cfg": container, "bf16": precision == "bf16", **steps}, threads)
+        report["flops_per_target_token_train"] = r["flops_per_target_token"]
+        report["parameters"] = r["parameters"]
+        report[f"train_tokens_per_s_{precision}"] = r["tokens_per_s"]
+        report[f"train_windows_{precision}"] = r["windows"]
+        report[f"train_mfu_{precision}"] = r["tokens_per_s"] * r["flops_per_target_token"] / (
+            report[f"matmul_gflops_{precision}"] * 1e9)
+        report[f"peak_rss_mb_train_{precision}"] = r["peak_rss_mb"]
+    limit = 100 if quick else 1000
+    for name, beam in (("greedy", 1), ("beam5", 5)):
+        log(f"decoding {name} ...")
+        r = run_phase("decode", {"cfg": container, "checkpoint": checkpoint, "beam": beam,
+                                 "limit": limit}, threads)
+        report[f"decode_{name}_sents_per_s"] = r["sents_per_s"]
+        report[f"decode_{name}_bleu"] = r["bleu"]
+        report[f"peak_rss_mb_decode_{name}"] = r["peak_rss_mb"]
+    report["decode_sentences"] = limit
+    if checkpoint:
+        report["stream"] = []
+        for n in stream_lines:
+            log(f"streaming {n} lines ...")
+            report["stream"].append(stream_rss(checkpoint, n, threads))
+    if train_run:
+        metrics = Path(train_run) / "metrics.jsonl"
+        rows = [json.loads(x) for x in metrics.read_text().splitlines()]
+        report["bleu_curve"] = [
+            {"elapsed_s": r["elapsed_s"], "valid_bleu": round(r["valid_bleu"], 2)} for r in rows]
+    return report
+
+
+def markdown(report: dict) -> str:
+    r = report
+    rows = [
+        ("matmul peak fp32 / bf16, GFLOP/s",
+         f"{r['matmul_gflops_fp32']:.0f} / {r['matmul_gflops_bf16']:.0f}"),
+        ("training FLOPs per target token", f"{r['flops_per_target_token_train'] / 1e6:.1f} M"),
+        ("training tokens/s fp32 / bf16",
+         f"{r['train_tokens_per_s_fp32']:.0f} / {r['train_tokens_per_s_bf16']:.0f}"),
+        ("training MFU fp32 / bf16", f"{r['train_mfu_fp32']:.2f} / {r['train_mfu_bf16']:.2f}"),
+        (f"decoding sentences/s greedy / beam 5 ({r['decode_sentences']} sentences)",
+         f"{r['decode_greedy_sents_per_s']:.0f} / {r['decode_beam5_sents_per_s']:.0f}"),
+        ("BLEU of that output, greedy / beam 5",
+         f"{r['decode_greedy_bleu']:.1f} / {r['decode_beam5_bleu']:.1f}"),
+        ("peak RSS training fp32 / bf16, MB",
+         f"{r['peak_rss_mb_train_fp32']:.0f} / {r['peak_rss_mb_train_bf16']:.0f}"),
+        ("peak RSS decoding greedy / beam 5, MB",
+         f"{r['peak_rss_mb_decode_greedy']:.0f} / {r['peak_rss_mb_decode_beam5']:.0f}"),
+    ]
+    for s in r.get("stream", []):
+        rows.append((f"translate.py streaming {s['lines']:,} lines: peak RSS MB, seconds",
+                     f"{s['peak_rss_mb']:.0f}, {s['seconds']:.0f}"))
+    lines = [f"{r['cpu']}, {r['threads']} threads, torch {r['torch']}, model {r['model']} "
+             f"({r['parameters']:,} parameters)", "", "| measure | value |", "|---|---:|"]
+    lines += [f"| {a} | {b} |" for a, b in rows]
+    if r.get("bleu_curve"):
+        lines += ["", "| training minutes | validation BLEU |", "|---:|---:|"]
+        lines += [f"| {p['elapsed_s'] / 60:.1f} | {p['valid_bleu']:.2f} |" for p in r["bleu_curve"]]
+    return "\n".join(lines)
+
+
+def _phase_main() -> None:
+    name, args, threads = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+    torch.set_num_threads(threads)
+    cfg = OmegaConf.create(args.pop("cfg")) if "cfg" in args else None
+    if name == "matmul":
+        result = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
+    elif name == "train":
+        result = train_throughput(cfg, **args)
+    elif name == "decode":
+        result = decode_speed(cfg, **args)
+    else:
+        raise SystemExit(f"unknown phase {name}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    _phase_main()

@@ -26,7 +26,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--n-best", type=int, help="print N hypotheses per sentence: "
                    "'index<TAB>hypothesis<TAB>score' lines")
     p.add_argument("--length-penalty", type=float, help="alpha of ((5+len)/6)^alpha")
-    p.add_argument("--batch-size", type=int, help="sentences decoded together")
+    p.add_argument("--batch-size", type=int, help="rows decoded together (sentences x beam)")
     p.add_argument("--max-len-ratio", type=float, help="longest output / source pieces")
     p.add_argument("--max-src-len", type=int, help="longer inputs are truncated (with a warning)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])

@@ -14,6 +14,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -93,7 +94,8 @@ def train_throughput(cfg: DictConfig, bf16: bool, warmup: int, windows: int,
             "parameters": sum(p.numel() for p in model.parameters())}
 
 
-def decode_speed(cfg: DictConfig, checkpoint: str | None, beam: int, limit: int) -> dict:
+def decode_speed(cfg: DictConfig, checkpoint: str | None, beam: int, limit: int,
+                 int8: bool = False) -> dict:
     """Sentences/s of the decode call on test_2016_flickr, and the BLEU of the output."""
     from .metrics import bleu
     from .model import build_model
@@ -108,6 +110,8 @@ def decode_speed(cfg: DictConfig, checkpoint: str | None, beam: int, limit: int)
         torch.manual_seed(0)
         model = build_model(cfg.model, prep.vocab.src_size, prep.vocab.tgt_size)
         translator = Translator(model, prep.vocab, decode, cfg.data.normalize)
+    if int8:
+        translator.quantize_int8()
     pairs = load_splits(cfg.data, ["multi30k.test_2016_flickr"])["multi30k.test_2016_flickr"]
     pairs = pairs[:limit]
     src, refs = [f for f, _ in pairs], [e for _, e in pairs]
@@ -131,6 +135,16 @@ def run_phase(name: str, args: dict, threads: int) -> dict:
     result = json.loads(out)
     result["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
     return result
+
+
+def translate_command(checkpoint: str, src: Path, beam: int, threads: int) -> float:
+    """Wall seconds of the whole `scripts/translate.py --input` command (start-up included)."""
+    cmd = [sys.executable, str(ROOT / "scripts" / "translate.py"), "--checkpoint", checkpoint,
+           "--threads", str(threads), "--beam-size", str(beam), "--input", str(src),
+           "--output", os.devnull]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
 
 
 def stream_rss(checkpoint: str, lines: int, threads: int) -> dict:
@@ -176,15 +190,25 @@ def run_benchmark(cfg: DictConfig, quick: bool, checkpoint: str | None, stream_l
             report[f"matmul_gflops_{precision}"] * 1e9)
         report[f"peak_rss_mb_train_{precision}"] = r["peak_rss_mb"]
     limit = 100 if quick else 1000
-    for name, beam in (("greedy", 1), ("beam5", 5)):
+    for name, beam, int8 in (("greedy", 1, False), ("beam5", 5, False),
+                             ("greedy_int8", 1, True), ("beam5_int8", 5, True)):
         log(f"decoding {name} ...")
         r = run_phase("decode", {"cfg": container, "checkpoint": checkpoint, "beam": beam,
-                                 "limit": limit}, threads)
+                                 "limit": limit, "int8": int8}, threads)
         report[f"decode_{name}_sents_per_s"] = r["sents_per_s"]
         report[f"decode_{name}_bleu"] = r["bleu"]
         report[f"peak_rss_mb_decode_{name}"] = r["peak_rss_mb"]
     report["decode_sentences"] = limit
     if checkpoint:
+        from .prepare import load_splits
+
+        pairs = load_splits(cfg.data, ["multi30k.test_2016_flickr"])["multi30k.test_2016_flickr"]
+        src = Path(tempfile.mkdtemp()) / "test_2016_flickr.fr"
+        src.write_text("".join(f + "\n" for f, _ in pairs[:limit]), encoding="utf-8")
+        for name, beam in (("greedy", 1), ("beam5", 5)):
+            log(f"translate.py --input, {name} ...")
+            report[f"translate_command_s_{name}"] = translate_command(checkpoint, src, beam,
+                                                                      threads)
         report["stream"] = []
         for n in stream_lines:
             log(f"streaming {n} lines ...")
@@ -210,11 +234,19 @@ def markdown(report: dict) -> str:
          f"{r['decode_greedy_sents_per_s']:.0f} / {r['decode_beam5_sents_per_s']:.0f}"),
         ("BLEU of that output, greedy / beam 5",
          f"{r['decode_greedy_bleu']:.1f} / {r['decode_beam5_bleu']:.1f}"),
+        ("--quantize int8: sentences/s greedy / beam 5",
+         f"{r['decode_greedy_int8_sents_per_s']:.0f} / {r['decode_beam5_int8_sents_per_s']:.0f}"),
+        ("--quantize int8: BLEU greedy / beam 5",
+         f"{r['decode_greedy_int8_bleu']:.1f} / {r['decode_beam5_int8_bleu']:.1f}"),
         ("peak RSS training fp32 / bf16, MB",
          f"{r['peak_rss_mb_train_fp32']:.0f} / {r['peak_rss_mb_train_bf16']:.0f}"),
         ("peak RSS decoding greedy / beam 5, MB",
          f"{r['peak_rss_mb_decode_greedy']:.0f} / {r['peak_rss_mb_decode_beam5']:.0f}"),
     ]
+    if "translate_command_s_greedy" in r:
+        greedy, beam5 = r["translate_command_s_greedy"], r["translate_command_s_beam5"]
+        rows.append(("whole translate.py --input command, seconds, greedy / beam 5",
+                     f"{greedy:.1f} / {beam5:.1f}"))
     for s in r.get("stream", []):
         rows.append((f"translate.py streaming {s['lines']:,} lines: peak RSS MB, seconds",
                      f"{s['peak_rss_mb']:.0f}, {s['seconds']:.0f}"))

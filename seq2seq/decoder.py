@@ -34,6 +34,14 @@ class DecoderState:
     hidden: RNNState  # (L, B, H), or (h, c) for LSTM
     feed: torch.Tensor | None  # (B, 1, O) previous output features (input feeding only)
 
+    def reorder_beams(self, index: torch.Tensor) -> DecoderState:
+        """Rows `index` of the per-step state only (hidden, feed). Valid when every row moves
+        within its own sentence's beams, whose memory, keys and mask are the same."""
+        hidden = (tuple(h.index_select(1, index) for h in self.hidden)
+                  if isinstance(self.hidden, tuple) else self.hidden.index_select(1, index))
+        feed = None if self.feed is None else self.feed.index_select(0, index)
+        return replace(self, hidden=hidden, feed=feed)
+
     def select(self, index: torch.Tensor) -> DecoderState:
         """Rows `index` (K,) int64 of the batch, in that order."""
         hidden = (tuple(h.index_select(1, index) for h in self.hidden)

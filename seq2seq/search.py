@@ -118,7 +118,7 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor, max_l
         rows = (torch.arange(n, device=dev).unsqueeze(1) * K + top_beam.gather(1, pick)).view(-1)
         y = top_tok.gather(1, pick).view(-1, 1)  # (n*K, 1)
         seqs = torch.cat([seqs.index_select(0, rows), y], dim=1)
-        state = state.select(rows)
+        state = state.reorder_beams(rows)  # rows stay within their sentence
         if attention:
             hist = hist.index_select(0, rows)
         keep = []

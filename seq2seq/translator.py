@@ -4,6 +4,7 @@ settings. Used by validation, scripts/translate.py and scripts/evaluate.py alike
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -60,8 +61,10 @@ class Translator:
         """Dynamic int8 quantization of the linear and RNN layers (CPU inference only)."""
         if self.device != "cpu":
             raise Seq2SeqError("int8 quantization runs on the CPU; use --device cpu")
-        self.model = torch.ao.quantization.quantize_dynamic(
-            self.model, {torch.nn.Linear, torch.nn.GRU, torch.nn.LSTM}, dtype=torch.qint8)
+        with warnings.catch_warnings():  # torch announces a future replacement of this API
+            warnings.simplefilter("ignore", UserWarning)
+            self.model = torch.ao.quantization.quantize_dynamic(
+                self.model, {torch.nn.Linear, torch.nn.GRU, torch.nn.LSTM}, dtype=torch.qint8)
 
     def _search(self, ids: list[list[int]], attention: bool) -> list[list[Hypothesis]]:
         src, src_lens = pad(ids)
@@ -77,7 +80,8 @@ class Translator:
                   first_line: int = 1) -> list[Translation]:
         """Translations of `lines`, in order. Empty lines give empty translations.
 
-        Sentences are sorted by length and decoded `decode.batch_size` at a time. `first_line`
+        Sentences are sorted by length and decoded `decode.batch_size` rows (sentences × beam
+        size) at a time. `first_line`
         is the line number of lines[0], for warnings.
         """
         texts = [normalize(line, self.normalize_cfg) for line in lines]
@@ -93,7 +97,7 @@ class Translator:
         for i in range(len(lines)):
             if not ids[i]:
                 out[i] = Translation("", [("", 0.0)], Hypothesis([], 0.0), [])
-        bs = self.decode.batch_size
+        bs = max(1, self.decode.batch_size // self.decode.beam_size)  # sentences per batch
         for start in range(0, len(todo), bs):
             chunk = todo[start: start + bs]
             for i, hyps in zip(chunk, self._search([ids[i] for i in chunk], attention)):

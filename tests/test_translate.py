@@ -99,3 +99,33 @@ def test_bad_checkpoint_is_one_line(script_env, tmp_path, setup, message):
     r = translate(["-c", str(path), "Bonjour"], script_env)
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and message in r.stderr
+
+
+def test_interactive_prompt_on_a_terminal(trained, script_env):
+    import os
+    import pty
+    import select
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: translate.py with a terminal as stdin
+        os.execve(sys.executable, [sys.executable, SCRIPT, "-c", str(trained)], script_env)
+    out = b""
+
+    def read_until(marker: bytes, timeout=120):
+        nonlocal out
+        end = time.time() + timeout
+        while marker not in out and time.time() < end:
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    out += os.read(fd, 4096)
+                except OSError:
+                    return
+
+    read_until(b"fr> ")
+    os.write(fd, b"Le chat noir dort .\n")
+    read_until(b"The black cat sleeps .")
+    os.write(fd, b"\x04")  # Ctrl-D
+    _, status = os.waitpid(pid, 0)
+    assert b"The black cat sleeps ." in out
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -1,0 +1,27 @@
+"""scripts/benchmark.py --quick runs end to end and writes a complete JSON (speed is never
+asserted in a test)."""
+
+import json
+import subprocess
+import sys
+
+from .conftest import ROOT, TINY
+
+
+def test_quick_benchmark_writes_json_and_table(trained, script_env, tmp_path):
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--quick",
+                        "--checkpoint", str(trained), "--out", str(tmp_path), *TINY,
+                        "train.batch_tokens=300", "train.threads=1"],
+                       env=script_env, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert r.returncode == 0, r.stderr
+    report = json.loads((tmp_path / "benchmark.json").read_text())
+    for key in ("matmul_gflops_fp32", "matmul_gflops_bf16", "flops_per_target_token_train",
+                "train_tokens_per_s_fp32", "train_tokens_per_s_bf16", "train_mfu_fp32",
+                "train_mfu_bf16", "decode_greedy_sents_per_s", "decode_beam5_sents_per_s",
+                "decode_greedy_bleu", "decode_beam5_bleu", "peak_rss_mb_train_fp32",
+                "peak_rss_mb_decode_greedy", "torch", "threads", "cpu"):
+        assert key in report, key
+    assert report["train_tokens_per_s_fp32"] > 0 and 0 < report["train_mfu_fp32"] < 1
+    assert report["decode_greedy_bleu"] > 20  # the toy model translates its test set
+    assert report["stream"][0]["lines"] == 1000 and report["stream"][0]["peak_rss_mb"] > 0
+    assert "| training tokens/s fp32 / bf16 |" in (tmp_path / "benchmark.md").read_text()

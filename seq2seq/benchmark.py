@@ -62,7 +62,7 @@ def train_throughput(cfg: DictConfig, bf16: bool, warmup: int, windows: int,
     model = build_model(cfg.model, prep.vocab.src_size, prep.vocab.tgt_size).train()
     opt = build_optimizer(model.parameters(), t)
     data = PairDataset(prep.train["src"], prep.train["tgt"], t.max_len)
-    batches = TokenBatchSampler([data.size(i) for i in range(len(data))], t.batch_tokens,
+    batches = TokenBatchSampler(data.sizes(), t.batch_tokens,
                                 t.seed).batches(0)
     rates, src_tok, tgt_tok, src_pad = [], 0, 0, 0
     step = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -35,25 +36,42 @@ def pad(seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     return out, lens
 
 
-class PairDataset:
-    """Encoded (source ids, target ids) pairs, truncated to `max_len` pieces per side."""
+def pack(seqs: Sequence[Sequence[int]]) -> dict:
+    """Sequences of ids as one flat int32 tensor plus offsets: {"ids": (N,), "offsets": (n+1,)}.
+    Compact in memory and on disk, and instant to load."""
+    lens = torch.tensor([len(s) for s in seqs], dtype=torch.long)
+    offsets = torch.zeros(len(seqs) + 1, dtype=torch.long)
+    offsets[1:] = lens.cumsum(0)
+    ids = torch.tensor(list(itertools.chain.from_iterable(seqs)), dtype=torch.int32)
+    return {"ids": ids, "offsets": offsets}
 
-    def __init__(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
-                 max_len: int):
-        self.src = [list(s[:max_len]) for s in src]
-        self.tgt = [list(t[:max_len]) for t in tgt]
+
+class PairDataset:
+    """Packed (see `pack`) source and target ids, truncated to `max_len` pieces per side."""
+
+    def __init__(self, src: dict, tgt: dict, max_len: int):
+        self.src, self.tgt = src, tgt
+        self.src_lens = (src["offsets"][1:] - src["offsets"][:-1]).clamp(max=max_len)
+        self.tgt_lens = (tgt["offsets"][1:] - tgt["offsets"][:-1]).clamp(max=max_len)
 
     def __len__(self) -> int:
-        return len(self.src)
+        return len(self.src_lens)
 
-    def size(self, i: int) -> int:
-        """Padded cost of pair i in a batch: its longer side, target counted with BOS/EOS."""
-        return max(len(self.src[i]), len(self.tgt[i]) + 1)
+    def sizes(self) -> list[int]:
+        """Padded cost of each pair in a batch: its longer side, target counted with BOS/EOS."""
+        return torch.maximum(self.src_lens, self.tgt_lens + 1).tolist()
+
+    @staticmethod
+    def _ids(packed: dict, lens: torch.Tensor, i: int) -> list[int]:
+        start = int(packed["offsets"][i])
+        return packed["ids"][start: start + int(lens[i])].tolist()
 
     def collate(self, indices: Sequence[int]) -> Batch:
-        src, src_lens = pad([self.src[i] for i in indices])
-        tgt_in, _ = pad([[BOS] + self.tgt[i] for i in indices])
-        tgt_out, _ = pad([self.tgt[i] + [EOS] for i in indices])
+        src_ids = [self._ids(self.src, self.src_lens, i) for i in indices]
+        tgt_ids = [self._ids(self.tgt, self.tgt_lens, i) for i in indices]
+        src, src_lens = pad(src_ids)
+        tgt_in, _ = pad([[BOS] + t for t in tgt_ids])
+        tgt_out, _ = pad([t + [EOS] for t in tgt_ids])
         return Batch(src, src_lens, tgt_in, tgt_out, int((tgt_out != PAD).sum()))
 
 

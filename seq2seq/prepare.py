@@ -20,12 +20,13 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from . import corpora
+from .data import pack
 from .errors import Seq2SeqError
 from .splits import split_groups
 from .text import keep_pair, normalize
 from .vocab import Vocab, train_sentencepiece
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CORPORA = ("multi30k", "tatoeba")
 SPLITS = {
     "multi30k": ("train",) + corpora.MULTI30K_SPLITS[1:],
@@ -100,8 +101,8 @@ class Prepared:
 
     path: Path  # the cache folder
     vocab: Vocab
-    train: dict  # {"src": [ids...], "tgt": [ids...]}
-    valid: dict  # {"src": [ids...], "tgt": [ids...], "src_text": [...], "tgt_text": [...]}
+    train: dict  # {"src": packed ids, "tgt": packed ids}, see `data.pack`
+    valid: dict  # the same, plus "src_text" and "tgt_text": lists of str
     sizes: dict  # split name -> number of pairs
     reused: bool  # True when read from the cache
 
@@ -121,9 +122,8 @@ def cache_key(cfg: DictConfig) -> str:
 
 
 def _encode(vocab: Vocab, pairs: Pairs) -> dict:
-    src = vocab.encode_src([f for f, _ in pairs])
-    tgt = vocab.encode_tgt([e for _, e in pairs])
-    return {"src": src, "tgt": tgt}
+    return {"src": pack(vocab.encode_src([f for f, _ in pairs])),
+            "tgt": pack(vocab.encode_tgt([e for _, e in pairs]))}
 
 
 def _build(cfg: DictConfig, threads: int, log) -> dict:

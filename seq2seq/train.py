@@ -142,10 +142,10 @@ def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
         f"{'bf16 autocast' if bf16 else 'fp32'}, {tcfg.threads} threads")
 
     train_data = PairDataset(prep.train["src"], prep.train["tgt"], tcfg.max_len)
-    sampler = TokenBatchSampler([train_data.size(i) for i in range(len(train_data))],
+    sampler = TokenBatchSampler(train_data.sizes(),
                                 tcfg.batch_tokens, tcfg.seed)
     valid_data = PairDataset(prep.valid["src"], prep.valid["tgt"], tcfg.max_len)
-    valid_batches = TokenBatchSampler([valid_data.size(i) for i in range(len(valid_data))],
+    valid_batches = TokenBatchSampler(valid_data.sizes(),
                                       tcfg.batch_tokens, 0, shuffle=False).batches(0)
     translator = Translator(model, vocab, cfg.decode, cfg.data.normalize, tcfg.device)
 

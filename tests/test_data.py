@@ -2,7 +2,7 @@ import random
 
 import torch
 
-from seq2seq.data import PairDataset, TokenBatchSampler
+from seq2seq.data import PairDataset, TokenBatchSampler, pack
 from seq2seq.vocab import BOS, EOS, PAD
 
 
@@ -38,7 +38,7 @@ def test_bucketing_keeps_padding_low():
 
 
 def test_collate_pads_and_shifts():
-    data = PairDataset([[5, 6, 7], [8]], [[9], [10, 11]], max_len=10)
+    data = PairDataset(pack([[5, 6, 7], [8]]), pack([[9], [10, 11]]), max_len=10)
     batch = data.collate([0, 1])
     assert batch.src.tolist() == [[5, 6, 7], [8, PAD, PAD]]
     assert batch.src_lens.tolist() == [3, 1]
@@ -46,3 +46,12 @@ def test_collate_pads_and_shifts():
     assert batch.tgt_out.tolist() == [[9, EOS, PAD], [10, 11, EOS]]
     assert batch.n_tokens == 5
     assert batch.src.dtype == torch.long
+
+
+def test_pack_round_trips_and_truncates():
+    seqs = [[5, 6, 7, 8], [], [9]]
+    packed = pack(seqs)
+    assert packed["ids"].dtype == torch.int32 and packed["offsets"].tolist() == [0, 4, 4, 5]
+    data = PairDataset(packed, pack([[1], [2], [3]]), max_len=2)
+    assert data.sizes() == [2, 2, 2]
+    assert data.collate([0]).src.tolist() == [[5, 6]]

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from seq2seq.data import PairDataset
+from seq2seq.data import PairDataset, pack
 from seq2seq.flops import train_flops_per_target_token
 from seq2seq.model import build_model
 
@@ -22,7 +22,7 @@ def test_analytic_flops_match_the_counter(make_cfg, extra):
     g = torch.Generator().manual_seed(0)
     src = torch.randint(4, V, (B, S), generator=g).tolist()
     tgt = torch.randint(4, V, (B, T - 1), generator=g).tolist()  # + EOS = T target tokens
-    batch = PairDataset(src, tgt, 100).collate(list(range(B)))
+    batch = PairDataset(pack(src), pack(tgt), 100).collate(list(range(B)))
     with FlopCounterMode(display=False) as counter:
         model.loss(batch).backward()
     counted = counter.get_total_flops() / batch.n_tokens

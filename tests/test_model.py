@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from seq2seq.data import PairDataset
+from seq2seq.data import PairDataset, pack
 from seq2seq.errors import Seq2SeqError
 from seq2seq.model import build_model
 
@@ -16,7 +16,7 @@ def toy_batch(seed=0, n=6, vocab=20):
     g = torch.Generator().manual_seed(seed)
     src = [torch.randint(4, vocab, (int(torch.randint(1, 9, (1,), generator=g)),),
                          generator=g).tolist() for _ in range(n)]
-    return PairDataset(src, [s[::-1] for s in src], 50).collate(list(range(n)))
+    return PairDataset(pack(src), pack([s[::-1] for s in src]), 50).collate(list(range(n)))
 
 
 @pytest.mark.parametrize("preset", PRESETS)

@@ -137,11 +137,11 @@ def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
     schedule = Schedule(optimizer, tcfg)
     n_params = sum(p.numel() for p in model.parameters())
     bf16 = use_bf16(tcfg)
+    train_data = PairDataset(prep.train["src"], prep.train["tgt"], tcfg.max_len)
     log(f"model {cfg.model.name}: {n_params:,} parameters; vocabulary {vocab.src_size}/"
-        f"{vocab.tgt_size}; {len(prep.train['src'])} training pairs; "
+        f"{vocab.tgt_size}; {len(train_data)} training pairs; "
         f"{'bf16 autocast' if bf16 else 'fp32'}, {tcfg.threads} threads")
 
-    train_data = PairDataset(prep.train["src"], prep.train["tgt"], tcfg.max_len)
     sampler = TokenBatchSampler(train_data.sizes(),
                                 tcfg.batch_tokens, tcfg.seed)
     valid_data = PairDataset(prep.valid["src"], prep.valid["tgt"], tcfg.max_len)

@@ -15,7 +15,9 @@ def quiet(*_):
 @pytest.mark.parametrize("bf16", ["false", "true"])
 def test_training_writes_checkpoints_and_metrics(make_cfg, tmp_path, bf16):
     cfg = make_cfg("train", ["train.max_steps=60", "train.valid_every=30", f"train.bf16={bf16}"])
-    summary = train(cfg, tmp_path / "run", log=quiet)
+    lines: list[str] = []
+    summary = train(cfg, tmp_path / "run", log=lines.append)
+    assert any("280 training pairs" in line for line in lines)
     assert summary["step"] == 60 and summary["stop_reason"] == "reached max_steps=60"
     rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [30, 60]

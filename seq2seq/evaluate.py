@@ -58,8 +58,9 @@ def evaluate(cfg: DictConfig, run_dir: Path, log=print) -> dict:
 
 
 def format_table(results: dict) -> str:
-    lines = [f"| test set | BLEU | chrF | TER | sentences/s |  (beam {results['beam_size']})",
-             "|---|---:|---:|---:|---:|"]
+    search = "greedy" if results["beam_size"] == 1 else f"beam {results['beam_size']}"
+    lines = [f"{results['checkpoint']}, {search} search:", "",
+             "| test set | BLEU | chrF | TER | sentences/s |", "|---|---:|---:|---:|---:|"]
     for name, s in results["sets"].items():
         lines.append(f"| {name} | {s['bleu']:.2f} | {s['chrf']:.2f} | {s['ter']:.2f} | "
                      f"{s['sentences_per_s']:.0f} |")

@@ -44,13 +44,9 @@ class DecoderState:
 
     def select(self, index: torch.Tensor) -> DecoderState:
         """Rows `index` (K,) int64 of the batch, in that order."""
-        hidden = (tuple(h.index_select(1, index) for h in self.hidden)
-                  if isinstance(self.hidden, tuple) else self.hidden.index_select(1, index))
-        return DecoderState(
-            self.memory.index_select(0, index),
-            None if self.keys is None else self.keys.index_select(0, index),
-            self.mask.index_select(0, index), hidden,
-            None if self.feed is None else self.feed.index_select(0, index))
+        return replace(self.reorder_beams(index), memory=self.memory.index_select(0, index),
+                       keys=None if self.keys is None else self.keys.index_select(0, index),
+                       mask=self.mask.index_select(0, index))
 
 
 class Decoder(nn.Module):

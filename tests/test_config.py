@@ -1,11 +1,12 @@
 """Every config composes, and every model preset builds and runs."""
 
 import os
+from pathlib import Path
 
 import pytest
 
 from seq2seq.model import build_model
-from seq2seq.prepare import check_data_config
+from seq2seq.prepare import check_data_config, data_root
 
 from .conftest import CONF
 
@@ -49,4 +50,5 @@ def test_data_root_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("SEQ2SEQ_DATA")
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(config_name="train")
-    assert cfg.data.root == os.path.expanduser("~/.cache/seq2seq/data")
+    assert cfg.data.root == "~/.cache/seq2seq/data"
+    assert data_root(cfg.data) == Path(os.path.expanduser("~/.cache/seq2seq/data"))

@@ -55,6 +55,7 @@ def train_throughput(cfg: DictConfig, bf16: bool, warmup: int, windows: int,
     from .model import build_model
     from .optim import build_optimizer
     from .prepare import prepare
+    from .train import train_step
 
     t = cfg.train
     prep = prepare(cfg.data, threads=t.threads, log=lambda *_: None)
@@ -62,9 +63,8 @@ def train_throughput(cfg: DictConfig, bf16: bool, warmup: int, windows: int,
     model = build_model(cfg.model, prep.vocab.src_size, prep.vocab.tgt_size).train()
     opt = build_optimizer(model.parameters(), t)
     data = PairDataset(prep.train["src"], prep.train["tgt"], t.max_len)
-    batches = TokenBatchSampler(data.sizes(), t.batch_tokens,
-                                t.seed).batches(0)
-    rates, src_tok, tgt_tok, src_pad = [], 0, 0, 0
+    batches = TokenBatchSampler(data.sizes(), t.batch_tokens, t.seed).batches(0)
+    rates, src_tok, tgt_tok, src_pad, rows = [], 0, 0, 0, 0
     step = 0
     for w in range(-1, windows):
         steps = warmup if w < 0 else window_steps
@@ -72,23 +72,17 @@ def train_throughput(cfg: DictConfig, bf16: bool, warmup: int, windows: int,
         for _ in range(steps):
             batch = data.collate(batches[step % len(batches)])
             step += 1
-            with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
-                loss = model.loss(batch, t.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), t.clip_grad_norm)
-            opt.step()
+            train_step(model, opt, batch, t, bf16)
             tokens += batch.n_tokens
             if w >= 0:
                 src_tok += int(batch.src_lens.sum())
                 tgt_tok += batch.n_tokens
                 src_pad += batch.src.numel()
+                rows += batch.src.size(0)
         if w >= 0:
             rates.append(tokens / (time.perf_counter() - start))
-    B = len(batches)
     flops = train_flops_per_target_token(cfg.model, prep.vocab.tgt_size, src_tok / tgt_tok,
-                                         src_pad / max(1, sum(len(batches[i % B])
-                                                              for i in range(warmup, step))))
+                                         src_pad / rows)
     return {"tokens_per_s": statistics.median(rates), "windows": [round(r) for r in rates],
             "flops_per_target_token": flops,
             "parameters": sum(p.numel() for p in model.parameters())}
@@ -140,11 +134,15 @@ def run_phase(name: str, args: dict, threads: int) -> dict:
     return result
 
 
+def _translate_cmd(checkpoint: str, threads: int, *options: str) -> list[str]:
+    return [sys.executable, str(ROOT / "scripts" / "translate.py"), "--checkpoint", checkpoint,
+            "--threads", str(threads), *options]
+
+
 def translate_command(checkpoint: str, src: Path, beam: int, threads: int) -> float:
     """Wall seconds of the whole `scripts/translate.py --input` command (start-up included)."""
-    cmd = [sys.executable, str(ROOT / "scripts" / "translate.py"), "--checkpoint", checkpoint,
-           "--threads", str(threads), "--beam-size", str(beam), "--input", str(src),
-           "--output", os.devnull]
+    cmd = _translate_cmd(checkpoint, threads, "--beam-size", str(beam), "--input", str(src),
+                         "--output", os.devnull)
     start = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
@@ -152,8 +150,7 @@ def translate_command(checkpoint: str, src: Path, beam: int, threads: int) -> fl
 
 def stream_rss(checkpoint: str, lines: int, threads: int) -> dict:
     """Peak RSS and time of `scripts/translate.py` reading `lines` short lines from a pipe."""
-    cmd = [sys.executable, str(ROOT / "scripts" / "translate.py"), "--checkpoint", checkpoint,
-           "--threads", str(threads), "--batch-size", "256"]
+    cmd = _translate_cmd(checkpoint, threads, "--batch-size", "256")
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
     sentences = [b"Un chien court.\n", b"Une femme lit un livre.\n", b"Deux enfants jouent.\n"]

@@ -50,25 +50,29 @@ class PairDataset:
     """Packed (see `pack`) source and target ids, truncated to `max_len` pieces per side."""
 
     def __init__(self, src: dict, tgt: dict, max_len: int):
-        self.src, self.tgt = src, tgt
-        self.src_lens = (src["offsets"][1:] - src["offsets"][:-1]).clamp(max=max_len)
-        self.tgt_lens = (tgt["offsets"][1:] - tgt["offsets"][:-1]).clamp(max=max_len)
+        self.src_ids, self.tgt_ids = src["ids"], tgt["ids"]
+        src_lens = (src["offsets"][1:] - src["offsets"][:-1]).clamp(max=max_len)
+        tgt_lens = (tgt["offsets"][1:] - tgt["offsets"][:-1]).clamp(max=max_len)
+        self._sizes = torch.maximum(src_lens, tgt_lens + 1).tolist()
+        # plain lists: collate runs every training step and indexes them per pair
+        self.src_spans = list(zip(src["offsets"][:-1].tolist(), src_lens.tolist()))
+        self.tgt_spans = list(zip(tgt["offsets"][:-1].tolist(), tgt_lens.tolist()))
 
     def __len__(self) -> int:
-        return len(self.src_lens)
+        return len(self._sizes)
 
     def sizes(self) -> list[int]:
         """Padded cost of each pair in a batch: its longer side, target counted with BOS/EOS."""
-        return torch.maximum(self.src_lens, self.tgt_lens + 1).tolist()
+        return self._sizes
 
     @staticmethod
-    def _ids(packed: dict, lens: torch.Tensor, i: int) -> list[int]:
-        start = int(packed["offsets"][i])
-        return packed["ids"][start: start + int(lens[i])].tolist()
+    def _ids(ids: torch.Tensor, span: tuple[int, int]) -> list[int]:
+        start, length = span
+        return ids[start: start + length].tolist()
 
     def collate(self, indices: Sequence[int]) -> Batch:
-        src_ids = [self._ids(self.src, self.src_lens, i) for i in indices]
-        tgt_ids = [self._ids(self.tgt, self.tgt_lens, i) for i in indices]
+        src_ids = [self._ids(self.src_ids, self.src_spans[i]) for i in indices]
+        tgt_ids = [self._ids(self.tgt_ids, self.tgt_spans[i]) for i in indices]
         src, src_lens = pad(src_ids)
         tgt_in, _ = pad([[BOS] + t for t in tgt_ids])
         tgt_out, _ = pad([t + [EOS] for t in tgt_ids])

@@ -98,6 +98,26 @@ def use_bf16(cfg: DictConfig) -> bool:
     return native_bf16(cfg.device) if cfg.bf16 == "auto" else bool(cfg.bf16)
 
 
+def train_step(model: Seq2Seq, optimizer: torch.optim.Optimizer, batch, cfg: DictConfig,
+               bf16: bool) -> tuple[float, bool]:
+    """One update on `batch` (`cfg` is `train`): (loss, whether the update was applied).
+
+    A non-finite loss or gradient norm skips the update, leaving the parameters as they were.
+    """
+    with torch.autocast(cfg.device, torch.bfloat16, enabled=bf16):
+        loss = model.loss(batch, cfg.label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    loss_value = float(loss.detach())
+    if not math.isfinite(loss_value):
+        return loss_value, False
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm or float("inf"))
+    if not torch.isfinite(norm):
+        return loss_value, False
+    optimizer.step()
+    return loss_value, True
+
+
 @torch.no_grad()
 def validate(model: Seq2Seq, data: PairDataset, batches: list[list[int]], translator: Translator,
              src_text: list[str], refs: list[str], cfg: DictConfig, bf16: bool) -> dict:
@@ -142,11 +162,10 @@ def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
         f"{vocab.tgt_size}; {len(train_data)} training pairs; "
         f"{'bf16 autocast' if bf16 else 'fp32'}, {tcfg.threads} threads")
 
-    sampler = TokenBatchSampler(train_data.sizes(),
-                                tcfg.batch_tokens, tcfg.seed)
+    sampler = TokenBatchSampler(train_data.sizes(), tcfg.batch_tokens, tcfg.seed)
     valid_data = PairDataset(prep.valid["src"], prep.valid["tgt"], tcfg.max_len)
-    valid_batches = TokenBatchSampler(valid_data.sizes(),
-                                      tcfg.batch_tokens, 0, shuffle=False).batches(0)
+    valid_batches = TokenBatchSampler(valid_data.sizes(), tcfg.batch_tokens, 0,
+                                      shuffle=False).batches(0)
     translator = Translator(model, vocab, cfg.decode, cfg.data.normalize, tcfg.device)
 
     st = {"step": 0, "epoch": 0, "batch": 0, "best_bleu": float("-inf"), "best_step": 0,
@@ -224,18 +243,8 @@ def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
             while st["batch"] < len(batches):
                 batch = train_data.collate(batches[st["batch"]]).to(tcfg.device)
                 lr = schedule.set(st["step"])
-                with torch.autocast(tcfg.device, torch.bfloat16, enabled=bf16):
-                    loss = model.loss(batch, tcfg.label_smoothing)
-                optimizer.zero_grad(set_to_none=True)
-                loss_value = float(loss.detach())
-                ok = math.isfinite(loss_value)
+                loss_value, ok = train_step(model, optimizer, batch, tcfg, bf16)
                 if ok:
-                    loss.backward()
-                    norm = torch.nn.utils.clip_grad_norm_(
-                        model.parameters(), tcfg.clip_grad_norm or float("inf"))
-                    ok = bool(torch.isfinite(norm))
-                if ok:
-                    optimizer.step()
                     bad_steps = 0
                     st["train_loss_sum"] += loss_value * batch.n_tokens
                     st["train_tokens"] += batch.n_tokens

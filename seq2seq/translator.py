@@ -30,7 +30,7 @@ class Translation:
     text: str  # the best hypothesis, detokenized
     nbest: list[tuple[str, float]]  # (text, score) best first
     hypothesis: Hypothesis  # the best one, with pieces and attention when asked for
-    src_pieces: list[str]
+    src_pieces: list[str]  # only when attention was asked for
 
 
 class Translator:
@@ -81,8 +81,8 @@ class Translator:
         """Translations of `lines`, in order. Empty lines give empty translations.
 
         Sentences are sorted by length and decoded `decode.batch_size` rows (sentences × beam
-        size) at a time. `first_line`
-        is the line number of lines[0], for warnings.
+        size) at a time. `first_line` is the line number of lines[0], for warnings. Source
+        pieces are filled in only with `attention`.
         """
         texts = [normalize(line, self.normalize_cfg) for line in lines]
         ids = self.vocab.encode_src(texts)
@@ -100,10 +100,14 @@ class Translator:
         bs = max(1, self.decode.batch_size // self.decode.beam_size)  # sentences per batch
         for start in range(0, len(todo), bs):
             chunk = todo[start: start + bs]
-            for i, hyps in zip(chunk, self._search([ids[i] for i in chunk], attention)):
-                texts_out = [one_line(x) for x in self.vocab.decode_tgt([h.tokens for h in hyps])]
-                out[i] = Translation(texts_out[0], list(zip(texts_out, [h.score for h in hyps])),
-                                     hyps[0], self.vocab.src.id_to_piece(ids[i]))
+            results = self._search([ids[i] for i in chunk], attention)  # n-best per sentence
+            texts_out = [one_line(x) for x in self.vocab.decode_tgt(
+                [h.tokens for hyps in results for h in hyps])]  # one decode call per batch
+            for i, hyps in zip(chunk, results):
+                texts, texts_out = texts_out[: len(hyps)], texts_out[len(hyps):]
+                pieces = self.vocab.src.id_to_piece(ids[i]) if attention else []
+                out[i] = Translation(texts[0], list(zip(texts, [h.score for h in hyps])),
+                                     hyps[0], pieces)
         return out  # type: ignore[return-value]
 
     def translate_text(self, lines: Sequence[str]) -> list[str]:

@@ -81,9 +81,6 @@ class Vocab:
     def decode_tgt(self, ids: Sequence[Sequence[int]]) -> list[str]:
         return self.tgt.decode([list(x) for x in ids])
 
-    def src_pieces(self, line: str) -> list[str]:
-        return self.src.encode(line, out_type=str)
-
     def tgt_pieces(self, ids: Sequence[int]) -> list[str]:
         return [self.tgt.id_to_piece(i) for i in ids]
 

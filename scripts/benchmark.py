@@ -16,6 +16,7 @@ from hydra import compose, initialize_config_dir
 
 from seq2seq.benchmark import ROOT, markdown, run_benchmark
 from seq2seq.errors import reported_errors
+from seq2seq.memory import tune_memory
 
 
 def main() -> None:
@@ -29,6 +30,7 @@ def main() -> None:
     p.add_argument("overrides", nargs="*", help="Hydra overrides for conf/train.yaml")
     args = p.parse_args()
     with reported_errors():
+        tune_memory()  # see seq2seq/memory.py
         with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
             cfg = compose(config_name="train", overrides=args.overrides)
         lines = [int(x) for x in args.stream_lines.split(",") if x] if not args.quick else [1000]

@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from seq2seq.errors import check_overrides, reported_errors
 from seq2seq.evaluate import evaluate
+from seq2seq.memory import tune_memory
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
@@ -23,6 +24,8 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    with reported_errors():
+        tune_memory()  # before the first large allocation; see seq2seq/memory.py
     sys.stdout.reconfigure(line_buffering=True)  # progress lines appear at once in logs too
     check_overrides("evaluate", sys.argv[1:])
     main()

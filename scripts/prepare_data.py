@@ -9,6 +9,7 @@ import hydra
 from omegaconf import DictConfig
 
 from seq2seq.errors import check_overrides, reported_errors
+from seq2seq.memory import tune_memory
 from seq2seq.prepare import prepare
 
 
@@ -25,6 +26,8 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    with reported_errors():
+        tune_memory()  # before the first large allocation; see seq2seq/memory.py
     sys.stdout.reconfigure(line_buffering=True)  # progress lines appear at once in logs too
     check_overrides("prepare_data", sys.argv[1:])
     main()

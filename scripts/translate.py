@@ -12,6 +12,7 @@ Decoding defaults come from conf/decode/greedy.yaml.
 import argparse
 
 from seq2seq.errors import reported_errors
+from seq2seq.memory import tune_memory
 from seq2seq.translate import run
 
 
@@ -41,4 +42,5 @@ def parse_args() -> argparse.Namespace:
 if __name__ == "__main__":
     args = parse_args()
     with reported_errors():
+        tune_memory()  # see seq2seq/memory.py
         run(args)

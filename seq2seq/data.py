@@ -22,9 +22,17 @@ class Batch:
     tgt_out: torch.Tensor  # (B, T) int64: y1 .. yn EOS, PAD-padded
     n_tokens: int  # real target tokens (non-PAD in tgt_out)
 
-    def to(self, device: torch.device | str) -> Batch:
-        return Batch(self.src.to(device), self.src_lens, self.tgt_in.to(device),
-                     self.tgt_out.to(device), self.n_tokens)
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
+        """The batch on `device`; to a GPU through pinned memory, without waiting when
+        `non_blocking`."""
+        if torch.device(device).type == "cpu":
+            return self
+
+        def move(t: torch.Tensor) -> torch.Tensor:
+            return (t.pin_memory() if non_blocking else t).to(device, non_blocking=non_blocking)
+
+        return Batch(move(self.src), self.src_lens, move(self.tgt_in), move(self.tgt_out),
+                     self.n_tokens)
 
 
 def pad(seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,7 +7,6 @@ H hidden, L layers, V vocabulary, O output feature size. Every tensor is batch-f
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch import nn
 
@@ -15,6 +14,7 @@ from .data import Batch
 from .decoder import Decoder, DecoderState
 from .encoder import RNN_CELLS, Encoder
 from .errors import Seq2SeqError
+from .loss import linear_cross_entropy
 from .vocab import PAD
 
 
@@ -40,13 +40,14 @@ class Seq2Seq(nn.Module):
     def loss(self, batch: Batch, label_smoothing: float = 0.0) -> torch.Tensor:
         """Mean cross-entropy per real target token (a scalar, float32).
 
-        The output projection runs only on real (non-PAD) positions: N = batch.n_tokens rows.
+        The output projection runs only on real (non-PAD) positions (N = batch.n_tokens rows),
+        fused with the loss in row chunks (see `loss.py`): no (N, V) logits are kept.
         """
         feats = self(batch)  # (B, T, O)
         real = batch.tgt_out != PAD  # (B, T)
-        logits = self.decoder.logits(feats[real])  # (N, V)
-        return F.cross_entropy(logits.float(), batch.tgt_out[real],
-                               label_smoothing=label_smoothing)
+        out = self.decoder.output
+        return linear_cross_entropy(feats[real], out.weight, out.bias, batch.tgt_out[real],
+                                    label_smoothing)  # (N, O) features → scalar
 
 
 def check_model_config(cfg: DictConfig) -> None:

@@ -25,3 +25,41 @@ def plot_attention(weights: torch.Tensor, src_pieces: list[str], out_pieces: lis
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_curves(rows: list[dict], path: Path) -> None:
+    """Training curves from metrics.jsonl rows: train and validation loss, and validation BLEU,
+    against steps (bottom axis) and minutes (top axis) → a PNG at `path`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [r["step"] for r in rows]
+    fig, (ax_loss, ax_bleu) = plt.subplots(1, 2, figsize=(9, 3.4))
+    ax_loss.plot(steps, [r["train_loss"] for r in rows], label="train", marker=".")
+    ax_loss.plot(steps, [r["valid_loss"] for r in rows], label="validation", marker=".")
+    ax_loss.set_ylabel("loss per target token")
+    ax_loss.legend()
+    ax_bleu.plot(steps, [r["valid_bleu"] for r in rows], color="tab:green", marker=".")
+    ax_bleu.set_ylabel("validation BLEU")
+    for ax in (ax_loss, ax_bleu):
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        if len(rows) > 1 and rows[-1]["step"] > rows[0]["step"]:
+            minutes = [r["elapsed_s"] / 60 for r in rows]
+            top = ax.secondary_xaxis("top", functions=(
+                lambda s, m=minutes: _interp(s, steps, m),
+                lambda x, m=minutes: _interp(x, m, steps)))
+            top.set_xlabel("minutes")
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def _interp(x, xs: list[float], ys: list[float]):
+    import numpy as np
+
+    return np.interp(x, xs, ys)

@@ -1,8 +1,13 @@
 """`train(cfg, run_dir)`: the training loop, validation, early stopping and checkpoints.
 
-Checkpoints go to `<run_dir>/checkpoints/{best,last}.pt` and a line per validation to
-`<run_dir>/metrics.jsonl`. A run stopped by Ctrl-C (or by its step, epoch or time limit) continues
-exactly with `train.resume=<run_dir>/checkpoints/last.pt`.
+Checkpoints go to `<run_dir>/checkpoints/{best,last}.pt`, a line per validation to
+`<run_dir>/metrics.jsonl` and the curves to `<run_dir>/curves.png`. A run stopped by Ctrl-C (or
+by its step, epoch or time limit) continues exactly with
+`train.resume=<run_dir>/checkpoints/last.pt`. Under torchrun every rank runs this same loop on
+its share of each step's batches (see `distributed.py`); rank 0 validates and writes the files.
+
+The parts, in the order they run: `setup` (data, model, optimizer, resume, precision),
+`train_step` (one update), `run_validation` (validate, decide, save), and `train`, the loop.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import math
 import random
 import signal
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -20,39 +26,48 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .data import PairDataset, TokenBatchSampler
+from .data import Batch, PairDataset, TokenBatchSampler
+from .distributed import Dist, init_distributed
 from .errors import Seq2SeqError
+from .memory import tune_memory
 from .metrics import bleu
 from .model import Seq2Seq, build_model
 from .optim import Schedule, build_optimizer
-from .prepare import prepare
+from .plot import plot_curves
+from .precision import autocast, calibrate, check_precision, default_cache_file
+from .prepare import Prepared, prepare
 from .translator import Translator
 
 
 class _StopFlag:
-    """Ctrl-C sets a flag that the loop checks between steps; a second Ctrl-C stops at once."""
+    """Ctrl-C (SIGINT) or SIGTERM sets a flag that the loop checks between steps; a second
+    Ctrl-C stops at once. torchrun passes SIGTERM to its workers when it is interrupted."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
         self.set = False
 
     def __enter__(self):
-        self._previous = signal.getsignal(signal.SIGINT)
-        with contextlib.suppress(ValueError):  # not in the main thread: leave SIGINT alone
-            signal.signal(signal.SIGINT, self._handle)
+        self._previous = {s: signal.getsignal(s) for s in self.SIGNALS}
+        with contextlib.suppress(ValueError):  # not in the main thread: leave signals alone
+            for s in self.SIGNALS:
+                signal.signal(s, self._handle)
         return self
 
     def _handle(self, signum, frame):
-        if self.set:
+        if self.set and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.set = True
 
     def __exit__(self, *exc):
         with contextlib.suppress(ValueError):
-            signal.signal(signal.SIGINT, self._previous)
+            for s, handler in self._previous.items():
+                signal.signal(s, handler)
 
 
 _POSITIVE_INTS = ("batch_tokens", "max_len", "valid_every", "threads", "max_epochs",
-                  "max_bad_steps")
+                  "max_bad_steps", "accumulate", "log_every")
 _NON_NEGATIVE_INTS = ("max_steps", "patience", "warmup_steps", "seed")
 _NON_NEGATIVE_NUMBERS = ("lr", "min_lr", "weight_decay", "clip_grad_norm", "max_minutes",
                          "label_smoothing", "plateau_factor")
@@ -74,59 +89,77 @@ def _check_train_config(cfg: DictConfig) -> None:
             raise Seq2SeqError(f"train.{key}={cfg[key]}: must be a number >= 0")
     if not cfg.label_smoothing < 1 or not 0 < cfg.plateau_factor <= 1:
         raise Seq2SeqError("train.label_smoothing must be < 1 and train.plateau_factor in (0, 1]")
-    if cfg.bf16 not in (True, False, "auto"):
-        raise Seq2SeqError(f"train.bf16={cfg.bf16}: must be true, false or auto")
-    if cfg.device not in ("cpu", "cuda"):
-        raise Seq2SeqError(f"train.device={cfg.device}: choose cpu or cuda")
+    if cfg.device not in ("auto", "cpu", "cuda"):
+        raise Seq2SeqError(f"train.device={cfg.device}: choose auto, cpu or cuda")
     if cfg.device == "cuda" and not torch.cuda.is_available():
-        raise Seq2SeqError("train.device=cuda but no CUDA device is available; use cpu")
+        raise Seq2SeqError("train.device=cuda but no CUDA device is available; use cpu or auto")
 
 
-def native_bf16(device: str) -> bool:
-    """Whether bfloat16 matmuls run natively (and so faster than float32) on `device`."""
-    if device == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+def resolve_device(device: str) -> str:
+    """`auto`: CUDA when a GPU is present, else the CPU."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
 
 
-def use_bf16(cfg: DictConfig) -> bool:
-    """`train.bf16`: true, false, or auto (on where the hardware has native bf16)."""
-    return native_bf16(cfg.device) if cfg.bf16 == "auto" else bool(cfg.bf16)
+class TrainingLoss(torch.nn.Module):
+    """The model's training loss as `forward`, so that DistributedDataParallel (which hooks
+    `forward`) can wrap it."""
+
+    def __init__(self, model: Seq2Seq, label_smoothing: float):
+        super().__init__()
+        self.model, self.label_smoothing = model, label_smoothing
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return self.model.loss(batch, self.label_smoothing)
 
 
-def train_step(model: Seq2Seq, optimizer: torch.optim.Optimizer, batch, cfg: DictConfig,
-               bf16: bool) -> tuple[float, bool]:
-    """One update on `batch` (`cfg` is `train`): (loss, whether the update was applied).
+def train_step(loss_fn: torch.nn.Module, optimizer: torch.optim.Optimizer, batches: list[Batch],
+               cfg: DictConfig, precision: str, scaler=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One update from the micro-batches `batches` (gradients accumulated; `cfg` is `train`).
 
-    A non-finite loss or gradient norm skips the update, leaving the parameters as they were.
+    Returns (sum of loss × target tokens, 1.0 if the update was skipped else 0.0), both as
+    0-dim tensors on the device, so that a GPU is never waited for here. A non-finite gradient
+    norm skips the update on the device itself (the fused optimizer's `found_inf`), leaving
+    parameters and optimizer state as they were.
     """
-    with torch.autocast(cfg.device, torch.bfloat16, enabled=bf16):
-        loss = model.loss(batch, cfg.label_smoothing)
     optimizer.zero_grad(set_to_none=True)
-    loss_value = float(loss.detach())
-    if not math.isfinite(loss_value):
-        return loss_value, False
-    loss.backward()
-    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm or float("inf"))
-    if not torch.isfinite(norm):
-        return loss_value, False
+    device = batches[0].tgt_out.device.type
+    loss_sum = torch.zeros((), device=batches[0].tgt_out.device)
+    ddp_sync = getattr(loss_fn, "no_sync", None)
+    for i, batch in enumerate(batches):
+        last = i == len(batches) - 1
+        sync = contextlib.nullcontext() if last or ddp_sync is None else ddp_sync()
+        with sync:
+            with autocast(device, precision):
+                loss = loss_fn(batch)
+            loss_sum += loss.detach().float() * batch.n_tokens
+            scaled = loss / len(batches)
+            (scaler.scale(scaled) if scaler is not None else scaled).backward()
+    if scaler is not None:
+        scaler.unscale_(optimizer)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    norm = torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad_norm or float("inf"))
+    skipped = (~torch.isfinite(norm) | ~torch.isfinite(loss_sum)).float()
+    if scaler is not None:  # fp16: the scaler skips steps with inf/NaN gradients itself
+        scaler.step(optimizer)
+        scaler.update()
+        return loss_sum, torch.zeros_like(skipped)
+    optimizer.found_inf = skipped  # read by the fused optimizer: no update where 1
     optimizer.step()
-    return loss_value, True
+    optimizer.found_inf = None
+    return loss_sum, skipped
 
 
 @torch.no_grad()
 def validate(model: Seq2Seq, data: PairDataset, batches: list[list[int]], translator: Translator,
-             src_text: list[str], refs: list[str], cfg: DictConfig, bf16: bool) -> dict:
+             src_text: list[str], refs: list[str], device: str, precision: str) -> dict:
     """Validation loss per token and greedy (or configured) BLEU on the validation split."""
     model.eval()
     total, tokens = 0.0, 0
     for idx in batches:
-        batch = data.collate(idx).to(cfg.device)
-        with torch.autocast(cfg.device, torch.bfloat16, enabled=bf16):
+        batch = data.collate(idx).to(device)
+        with autocast(device, precision):
             loss = model.loss(batch)
         total += float(loss) * batch.n_tokens
         tokens += batch.n_tokens
@@ -135,12 +168,63 @@ def validate(model: Seq2Seq, data: PairDataset, batches: list[list[int]], transl
     return {"valid_loss": total / max(tokens, 1), "valid_bleu": bleu(hyps, refs)}
 
 
-def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
-    """Train the model of `cfg` (the whole train.yaml config); returns the final summary."""
+def new_loop_state() -> dict:
+    """Where training stands; saved in every checkpoint. `batch` counts the batches of the
+    current epoch already used, by all ranks together."""
+    return {"step": 0, "epoch": 0, "batch": 0, "best_bleu": float("-inf"), "best_step": 0,
+            "bad_validations": 0, "elapsed": 0.0, "train_loss_sum": 0.0, "train_tokens": 0}
+
+
+@dataclass
+class Run:
+    """Everything `setup` builds for one training run."""
+
+    cfg: DictConfig
+    tcfg: DictConfig
+    dist: Dist
+    device: str
+    precision: str
+    prep: Prepared
+    model: Seq2Seq
+    loss_fn: torch.nn.Module  # TrainingLoss, wrapped in DDP under torchrun
+    optimizer: torch.optim.Optimizer
+    schedule: Schedule
+    scaler: object | None
+    train_data: PairDataset
+    sampler: TokenBatchSampler
+    valid_data: PairDataset
+    valid_batches: list[list[int]]
+    translator: Translator
+    ckpt_dir: Path
+    metrics_file: Path
+    log: object
+    st: dict = field(default_factory=new_loop_state)
+    rng_states: list | None = None  # every rank's RNG state, gathered on rank 0 before a save
+
+    @property
+    def batches_per_step(self) -> int:
+        return self.dist.world * self.tcfg.accumulate
+
+    def steps_per_epoch(self) -> int:
+        return len(self.sampler.batches(0)) // self.batches_per_step
+
+
+def setup(cfg: DictConfig, run_dir: Path, log) -> Run:
+    """Check the config, join the process group, prepare data, build or resume the model, and
+    settle the precision."""
+    tune_memory()
     tcfg = cfg.train
     _check_train_config(tcfg)
+    device = resolve_device(tcfg.device)
+    check_precision(tcfg.precision, device)
+    dist = init_distributed(device, tcfg.dist_backend, tcfg.dist_timeout_minutes)
+    if not dist.main:
+        log = _quiet
     torch.set_num_threads(tcfg.threads)
-    prep = prepare(cfg.data, threads=tcfg.threads, log=log)
+    prep = prepare(cfg.data, threads=tcfg.threads, log=log) if dist.main else None
+    dist.barrier()  # rank 0 builds the cache; the other ranks then read it
+    if prep is None:
+        prep = prepare(cfg.data, threads=tcfg.threads, log=log)
     vocab = prep.vocab
     resume = load_checkpoint(tcfg.resume) if tcfg.resume else None
     if resume is not None and resume["vocab"] != vocab.to_dict():
@@ -152,143 +236,255 @@ def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
 
     torch.manual_seed(tcfg.seed)
     random.seed(tcfg.seed)
-    model = build_model(cfg.model, vocab.src_size, vocab.tgt_size).to(tcfg.device)
+    model = build_model(cfg.model, vocab.src_size, vocab.tgt_size).to(device)
+    loss_fn: torch.nn.Module = TrainingLoss(model, tcfg.label_smoothing)
+    if dist.active:
+        loss_fn = torch.nn.parallel.DistributedDataParallel(
+            loss_fn, device_ids=[dist.local_rank] if device == "cuda" else None)
     optimizer = build_optimizer(model.parameters(), tcfg)
     schedule = Schedule(optimizer, tcfg)
-    n_params = sum(p.numel() for p in model.parameters())
-    bf16 = use_bf16(tcfg)
     train_data = PairDataset(prep.train["src"], prep.train["tgt"], tcfg.max_len)
-    log(f"model {cfg.model.name}: {n_params:,} parameters; vocabulary {vocab.src_size}/"
-        f"{vocab.tgt_size}; {len(train_data)} training pairs; "
-        f"{'bf16 autocast' if bf16 else 'fp32'}, {tcfg.threads} threads")
-
-    sampler = TokenBatchSampler(train_data.sizes(), tcfg.batch_tokens, tcfg.seed)
     valid_data = PairDataset(prep.valid["src"], prep.valid["tgt"], tcfg.max_len)
-    valid_batches = TokenBatchSampler(valid_data.sizes(), tcfg.batch_tokens, 0,
-                                      shuffle=False).batches(0)
-    translator = Translator(model, vocab, cfg.decode, cfg.data.normalize, tcfg.device)
-
-    st = {"step": 0, "epoch": 0, "batch": 0, "best_bleu": float("-inf"), "best_step": 0,
-          "bad_validations": 0, "elapsed": 0.0, "train_loss_sum": 0.0, "train_tokens": 0}
-    if resume is not None:
-        model.load_state_dict(resume["model"])
-        ts = resume["train_state"]
-        optimizer.load_state_dict(ts["optimizer"])
-        schedule.load_state_dict(ts["schedule"])
-        st.update(ts["loop"])
-        torch.set_rng_state(ts["torch_rng"])
-        random.setstate(ts["python_rng"])
-        log(f"resumed from {tcfg.resume} at step {st['step']} (epoch {st['epoch'] + 1})")
-
     ckpt_dir = Path(run_dir) / "checkpoints"
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    config = OmegaConf.to_container(cfg, resolve=True)
+    run = Run(cfg, tcfg, dist, device, "fp32", prep, model, loss_fn, optimizer, schedule, None,
+              train_data, TokenBatchSampler(train_data.sizes(), tcfg.batch_tokens, tcfg.seed),
+              valid_data, TokenBatchSampler(valid_data.sizes(), tcfg.batch_tokens, 0,
+                                            shuffle=False).batches(0),
+              Translator(model, vocab, cfg.decode, cfg.data.normalize, device), ckpt_dir,
+              Path(run_dir) / "metrics.jsonl", log)
+    if run.steps_per_epoch() == 0:
+        raise Seq2SeqError(f"{len(train_data)} training pairs make fewer batches than one step "
+                           f"takes ({run.batches_per_step}); lower train.batch_tokens or "
+                           f"train.accumulate")
+    if resume is not None:
+        _restore(run, resume)
+    run.precision = _settle_precision(run)
+    if run.precision == "fp16":
+        run.scaler = torch.amp.GradScaler("cuda")
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"model {cfg.model.name}: {n_params:,} parameters; vocabulary {vocab.src_size}/"
+        f"{vocab.tgt_size}; {len(train_data)} training pairs; {run.precision}, {device}, "
+        f"{tcfg.threads} threads")
+    if dist.active:
+        log(f"{dist.world} ranks ({dist.backend}, {device}); each step: {run.batches_per_step} "
+            f"batches of {tcfg.batch_tokens} tokens")
+    if dist.main:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+    return run
 
-    def save(name: str, metrics: dict) -> Path:
-        state = {"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                 "loop": dict(st), "torch_rng": torch.get_rng_state(),
-                 "python_rng": random.getstate()}
-        path = ckpt_dir / name
-        save_checkpoint({"model": model.state_dict(), "config": config, "vocab": vocab.to_dict(),
-                         "train_state": state, "metrics": metrics}, path)
-        return path
 
-    per_epoch = len(sampler.batches(0))
-    total = tcfg.max_epochs * per_epoch
-    if tcfg.max_steps:
-        total = min(total, tcfg.max_steps)
-    metrics_file = Path(run_dir) / "metrics.jsonl"
-    stop_reason, last = None, {}
-    window_tokens, window_start = 0, time.perf_counter()
-    bad_steps = 0
-    model.train()
-    bar = tqdm(total=total, initial=st["step"], desc="train", unit="step", dynamic_ncols=True,
-               disable=None)
+def _quiet(*_):
+    pass
 
-    def run_validation(final: bool) -> dict:
-        nonlocal window_tokens, window_start
-        speed = window_tokens / max(time.perf_counter() - window_start, 1e-9)
-        v = validate(model, valid_data, valid_batches, translator, prep.valid["src_text"],
-                     prep.valid["tgt_text"], tcfg, bf16)
-        row = {"step": st["step"], "epoch": st["epoch"] + st["batch"] / per_epoch,
+
+def _restore(run: Run, resume: dict) -> None:
+    run.model.load_state_dict(resume["model"])
+    ts = resume["train_state"]
+    run.optimizer.load_state_dict(ts["optimizer"])
+    run.schedule.load_state_dict(ts["schedule"])
+    run.st.update(ts["loop"])
+    states = ts.get("rng_per_rank") or [ts["torch_rng"]]
+    if run.dist.rank < len(states):
+        torch.set_rng_state(states[run.dist.rank])
+    else:  # more ranks than the run that wrote it: fresh, distinct streams for the new ones
+        torch.manual_seed(run.tcfg.seed + 7919 * run.dist.rank + run.st["step"])
+    random.setstate(ts["python_rng"])
+    run.log(f"resumed from {run.tcfg.resume} at step {run.st['step']} "
+            f"(epoch {run.st['epoch'] + 1})")
+
+
+def _settle_precision(run: Run) -> str:
+    """`train.precision`, with auto measured on rank 0 and the choice shared with every rank."""
+    t = run.tcfg
+    choice = t.precision
+    if choice == "auto" and run.dist.main:
+        batches = run.sampler.batches(run.st["epoch"])
+        micro = [run.train_data.collate(b).to(run.device) for b in batches[:8]]
+
+        def step(model, optimizer, batch, precision):
+            train_step(TrainingLoss(model, t.label_smoothing), optimizer, [batch], t, precision)
+
+        choice = calibrate(run.model, lambda p: build_optimizer(p, t), micro, step, t,
+                           run.cfg.model, default_cache_file(run.cfg.data.cache_dir), run.log)
+    return run.dist.broadcast(choice)
+
+
+def save(run: Run, name: str, metrics: dict) -> Path:
+    """Write `<ckpt_dir>/<name>` (rank 0 only): weights, config, vocabulary, training state."""
+    st = run.st
+    state = {"optimizer": run.optimizer.state_dict(), "schedule": run.schedule.state_dict(),
+             "loop": dict(st), "torch_rng": torch.get_rng_state(),
+             "rng_per_rank": run.rng_states, "python_rng": random.getstate()}
+    path = run.ckpt_dir / name
+    save_checkpoint({"model": run.model.state_dict(),
+                     "config": OmegaConf.to_container(run.cfg, resolve=True),
+                     "vocab": run.prep.vocab.to_dict(), "train_state": state,
+                     "metrics": metrics}, path)
+    return path
+
+
+def run_validation(run: Run, window: dict, final: bool, bar) -> dict:
+    """Validate (rank 0), append to metrics.jsonl, redraw the curves, keep best.pt / last.pt,
+    and tell the plateau schedule and early stopping; every rank gets the same decisions."""
+    st = run.st
+    run.rng_states = run.dist.gather(torch.get_rng_state())
+    row = None
+    if run.dist.main:
+        speed = window["tokens"] / max(time.perf_counter() - window["start"], 1e-9)
+        v = validate(run.model, run.valid_data, run.valid_batches, run.translator,
+                     run.prep.valid["src_text"], run.prep.valid["tgt_text"], run.device,
+                     run.precision)
+        row = {"step": st["step"], "epoch": st["epoch"] + st["batch"] / len(
+                   run.sampler.batches(st["epoch"])),
                "elapsed_s": round(st["elapsed"], 1),
                "train_loss": st["train_loss_sum"] / max(st["train_tokens"], 1),
-               **v, "lr": optimizer.param_groups[0]["lr"], "tokens_per_s": round(speed, 1)}
-        st["train_loss_sum"], st["train_tokens"] = 0.0, 0
-        improved = v["valid_bleu"] > st["best_bleu"]
-        if improved:
-            st["best_bleu"], st["best_step"], st["bad_validations"] = v["valid_bleu"], st["step"], 0
-        elif not final:
-            st["bad_validations"] += 1
-        if not final:
-            schedule.validated(v["valid_bleu"])
-        with metrics_file.open("a") as f:
+               **v, "lr": run.optimizer.param_groups[0]["lr"], "tokens_per_s": round(speed, 1)}
+    row = run.dist.broadcast(row)
+    st["train_loss_sum"], st["train_tokens"] = 0.0, 0
+    improved = row["valid_bleu"] > st["best_bleu"]
+    if improved:
+        st["best_bleu"], st["best_step"], st["bad_validations"] = row["valid_bleu"], st["step"], 0
+    elif not final:
+        st["bad_validations"] += 1
+    if not final:
+        run.schedule.validated(row["valid_bleu"])
+    if run.dist.main:
+        with run.metrics_file.open("a") as f:
             f.write(json.dumps(row) + "\n")
+        rows = [json.loads(x) for x in run.metrics_file.read_text().splitlines()]
+        plot_curves(rows, run.metrics_file.parent / "curves.png")
         if improved:
-            save("best.pt", row)
-        save("last.pt", row)
-        bar.write(f"step {st['step']}: valid loss {v['valid_loss']:.3f}, BLEU "
-                  f"{v['valid_bleu']:.2f} (best {st['best_bleu']:.2f} at {st['best_step']}), "
-                  f"{speed:.0f} tok/s")
-        window_tokens, window_start = 0, time.perf_counter()
-        return row
+            save(run, "best.pt", row)
+        save(run, "last.pt", row)
+        bar.write(f"step {st['step']}: valid loss {row['valid_loss']:.3f}, BLEU "
+                  f"{row['valid_bleu']:.2f} (best {st['best_bleu']:.2f} at {st['best_step']}), "
+                  f"{row['tokens_per_s']:.0f} tok/s")
+    window["tokens"], window["start"] = 0, time.perf_counter()
+    return row
 
+
+class _BadSteps:
+    """Counts skipped (non-finite) updates in a row, reading the device flags in arrears."""
+
+    def __init__(self, run: Run, bar):
+        self.run, self.bar, self.in_a_row = run, bar, 0
+        self.pending: list[tuple[int, torch.Tensor]] = []
+
+    def add(self, step: int, skipped: torch.Tensor) -> None:
+        self.pending.append((step, skipped))
+
+    def check(self) -> None:
+        flags = torch.stack([s for _, s in self.pending]).tolist() if self.pending else []
+        for (step, _), bad in zip(self.pending, flags):
+            if not bad:
+                self.in_a_row = 0
+                continue
+            self.in_a_row += 1
+            self.bar.write(f"step {step}: non-finite loss or gradient, update skipped "
+                           f"({self.in_a_row} in a row)")
+            if self.in_a_row >= self.run.tcfg.max_bad_steps:
+                raise Seq2SeqError(
+                    f"training diverged: {self.in_a_row} non-finite losses in a row at step "
+                    f"{step}; lower train.lr or resume from {self.run.ckpt_dir / 'last.pt'}")
+        self.pending = []
+
+
+def _stop_reason(run: Run, interrupted: bool) -> str | None:
+    t, st = run.tcfg, run.st
+    if interrupted:
+        return "interrupted"
+    if t.patience and st["bad_validations"] >= t.patience:
+        return f"no better validation BLEU for {t.patience} validations"
+    if t.max_steps and st["step"] >= t.max_steps:
+        return f"reached max_steps={t.max_steps}"
+    if t.max_minutes and st["elapsed"] >= 60 * t.max_minutes:
+        return f"reached max_minutes={t.max_minutes}"
+    return None
+
+
+def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
+    """Train the model of `cfg` (the whole train.yaml config); returns the final summary, whose
+    "best_bleu" is the best validation BLEU (what a Hydra sweeper maximises)."""
+    run = setup(cfg, run_dir, log)
+    t, st, dist = run.tcfg, run.st, run.dist
+    per_epoch = run.steps_per_epoch()
+    total = min(t.max_epochs * per_epoch, t.max_steps or math.inf)
+    bar = tqdm(total=total, initial=st["step"], desc="train", unit="step", dynamic_ncols=True,
+               disable=None if dist.main else True)
+    check_every = t.log_every if run.device == "cuda" else 1  # reading a GPU value waits for it
+    bad, window = _BadSteps(run, bar), {"tokens": 0, "start": time.perf_counter()}
+    pending_loss, last, stop_reason = [], {}, None
     run_start, base_elapsed = time.perf_counter(), st["elapsed"]
+    run.loss_fn.train()
     with _StopFlag() as stop:
-        while stop_reason is None:
-            if st["epoch"] >= tcfg.max_epochs:
-                stop_reason = f"reached max_epochs={tcfg.max_epochs}"
-                break
-            batches = sampler.batches(st["epoch"])
-            while st["batch"] < len(batches):
-                batch = train_data.collate(batches[st["batch"]]).to(tcfg.device)
-                lr = schedule.set(st["step"])
-                loss_value, ok = train_step(model, optimizer, batch, tcfg, bf16)
-                if ok:
-                    bad_steps = 0
-                    st["train_loss_sum"] += loss_value * batch.n_tokens
-                    st["train_tokens"] += batch.n_tokens
-                else:
-                    bad_steps += 1
-                    bar.write(f"step {st['step'] + 1}: non-finite loss or gradient, update "
-                              f"skipped ({bad_steps} in a row)")
-                    if bad_steps >= tcfg.max_bad_steps:
-                        raise Seq2SeqError(
-                            f"training diverged: {bad_steps} non-finite losses in a row at step "
-                            f"{st['step'] + 1}; lower train.lr or resume from "
-                            f"{ckpt_dir / 'last.pt'}")
+        while stop_reason is None and st["epoch"] < t.max_epochs:
+            batches = run.sampler.batches(st["epoch"])
+            while st["batch"] + run.batches_per_step <= len(batches):
+                step_batches = dist.share(batches[st["batch"]: st["batch"] + run.batches_per_step],
+                                          t.accumulate)
+                micro = [run.train_data.collate(b).to(run.device, non_blocking=True)
+                         for b in step_batches]
+                lr = run.schedule.set(st["step"])
+                loss_sum, skipped = train_step(run.loss_fn, run.optimizer, micro, t,
+                                               run.precision, run.scaler)
                 st["step"] += 1
-                st["batch"] += 1
+                st["batch"] += run.batches_per_step
+                tokens = sum(b.n_tokens for b in micro)
+                window["tokens"] += tokens * dist.world
+                bad.add(st["step"], skipped)
+                pending_loss.append((loss_sum, skipped, tokens))
+                if st["step"] % check_every == 0:
+                    bad.check()
+                    _account(st, pending_loss, bar, lr, window)
+                    pending_loss = []
                 st["elapsed"] = base_elapsed + time.perf_counter() - run_start
-                window_tokens += batch.n_tokens
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss_value:.3f}", lr=f"{lr:.2g}", refresh=False,
-                                tok_s=f"{window_tokens / (time.perf_counter() - window_start):.0f}")
-                if st["step"] % tcfg.valid_every == 0:
-                    last = run_validation(final=False)
-                    if tcfg.patience and st["bad_validations"] >= tcfg.patience:
-                        stop_reason = f"no better validation BLEU for {tcfg.patience} validations"
-                if tcfg.max_steps and st["step"] >= tcfg.max_steps:
-                    stop_reason = stop_reason or f"reached max_steps={tcfg.max_steps}"
-                if tcfg.max_minutes and st["elapsed"] >= 60 * tcfg.max_minutes:
-                    stop_reason = stop_reason or f"reached max_minutes={tcfg.max_minutes}"
-                if stop.set:
-                    stop_reason = "interrupted"
+                if st["step"] % t.valid_every == 0:
+                    bad.check()
+                    _account(st, pending_loss, bar, lr, window)
+                    pending_loss = []
+                    last = run_validation(run, window, False, bar)
+                stop_reason = _stop_reason(run, dist.any(stop.set))
                 if stop_reason:
                     break
-            if st["batch"] >= len(batches):
+            if st["batch"] + run.batches_per_step > len(batches):
                 st["epoch"], st["batch"] = st["epoch"] + 1, 0
+        stop_reason = stop_reason or f"reached max_epochs={t.max_epochs}"
+        bad.check()
+        _account(st, pending_loss, bar, run.optimizer.param_groups[0]["lr"], window)
         bar.close()
         if stop_reason == "interrupted":
-            save("last.pt", last)
+            run.rng_states = dist.gather(torch.get_rng_state())
+            if dist.main:
+                save(run, "last.pt", last)
         elif not last or last["step"] != st["step"]:
-            last = run_validation(final=True)
-    resume_line = f"python scripts/train.py train.resume={ckpt_dir / 'last.pt'}"
-    log(f"stopped: {stop_reason} at step {st['step']}; best validation BLEU "
-        f"{st['best_bleu']:.2f} at step {st['best_step']}; checkpoints in {ckpt_dir}")
+            last = run_validation(run, window, True, bar)
+    dist.barrier()
+    dist.close()
+    resume_line = f"python scripts/train.py train.resume={run.ckpt_dir / 'last.pt'}"
+    run.log(f"stopped: {stop_reason} at step {st['step']}; best validation BLEU "
+            f"{st['best_bleu']:.2f} at step {st['best_step']}; checkpoints in {run.ckpt_dir}")
     if stop_reason == "interrupted":
-        log(f"to continue: {resume_line}")
+        run.log(f"to continue: {resume_line}")
     return {"stop_reason": stop_reason, "step": st["step"], "best_bleu": st["best_bleu"],
-            "best_step": st["best_step"], "parameters": n_params, "last": last,
-            "train_seconds": st["elapsed"], "checkpoint_dir": str(ckpt_dir),
-            "interrupted": stop_reason == "interrupted"}
+            "best_step": st["best_step"],
+            "parameters": sum(p.numel() for p in run.model.parameters()), "last": last,
+            "train_seconds": st["elapsed"], "checkpoint_dir": str(run.ckpt_dir),
+            "precision": run.precision, "interrupted": stop_reason == "interrupted"}
+
+
+def _account(st: dict, pending: list, bar, lr: float, window: dict) -> None:
+    """Add the pending steps' losses to the running sums and refresh the progress bar (one
+    device read for the lot)."""
+    if not pending:
+        return
+    values = torch.stack([torch.stack([loss, skipped]) for loss, skipped, _ in pending]).tolist()
+    for (loss_sum, skipped), (_, _, tokens) in zip(values, pending):
+        if not skipped:
+            st["train_loss_sum"] += loss_sum
+            st["train_tokens"] += tokens
+    loss_sum, _ = values[-1]
+    tokens = pending[-1][2]
+    rate = window["tokens"] / max(time.perf_counter() - window["start"], 1e-9)
+    bar.set_postfix(loss=f"{loss_sum / max(tokens, 1):.3f}", lr=f"{lr:.2g}", refresh=False,
+                    tok_s=f"{rate:.0f}")

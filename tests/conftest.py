@@ -69,7 +69,8 @@ TINY = [
     "model.attention.dim=32", "model.dropout=0.1",
 ]
 TINY_TRAIN = ["train.batch_tokens=400", "train.threads=2", "train.max_minutes=0",
-              "train.bf16=false", "train.valid_every=50", "train.max_steps=100", "train.lr=0.005"]
+              "train.precision=fp32", "train.valid_every=50", "train.max_steps=100",
+              "train.lr=0.005"]
 
 
 def compose_config(name: str, root: Path, cache: Path, overrides: list[str] = ()) -> DictConfig:

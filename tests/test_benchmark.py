@@ -19,9 +19,14 @@ def test_quick_benchmark_writes_json_and_table(trained, script_env, tmp_path):
                 "train_tokens_per_s_fp32", "train_tokens_per_s_bf16", "train_mfu_fp32",
                 "train_mfu_bf16", "decode_greedy_sents_per_s", "decode_beam5_sents_per_s",
                 "decode_greedy_bleu", "decode_beam5_bleu", "peak_rss_mb_train_fp32",
-                "peak_rss_mb_decode_greedy", "torch", "threads", "cpu"):
+                "peak_rss_mb_decode_greedy", "torch", "threads", "cpu", "isa", "memory",
+                "auto_precision", "auto_vs_fastest", "train_faults_per_step_fp32",
+                "train_system_cpu_share_bf16", "train_tokens_per_s_fp32_system_malloc",
+                "minor_faults_decode_greedy"):
         assert key in report, key
     assert report["train_tokens_per_s_fp32"] > 0 and 0 < report["train_mfu_fp32"] < 1
+    assert report["auto_precision"] in ("fp32", "bf16")
+    assert report["memory"].startswith("malloc tuned")
     assert report["decode_greedy_bleu"] > 20  # the toy model translates its test set
     assert report["stream"][0]["lines"] == 1000 and report["stream"][0]["peak_rss_mb"] > 0
-    assert "| training tokens/s fp32 / bf16 |" in (tmp_path / "benchmark.md").read_text()
+    assert "| training target tokens/s fp32 / bf16 |" in (tmp_path / "benchmark.md").read_text()

@@ -117,7 +117,7 @@ def test_kill_9_in_the_middle_of_a_checkpoint_write(tmp_path):
     ("model=transformer", "Could not find 'model/transformer' (available: gru_attention"),
     ("train.lr=fast", "train.lr=fast: must be a number >= 0"),
     ("train.max_steps=-1", "train.max_steps=-1: must be an integer >= 0"),
-    ("train.bf16=maybe", "train.bf16=maybe: must be true, false or auto"),
+    ("train.precision=maybe", "train.precision=maybe: choose one of"),
     ("model.encoder.hidden=0", "model.encoder.hidden=0: must be a positive integer"),
 ])
 def test_configuration_errors_are_one_line(script_env, tmp_path, override, message):

@@ -12,9 +12,10 @@ def quiet(*_):
     pass
 
 
-@pytest.mark.parametrize("bf16", ["false", "true"])
-def test_training_writes_checkpoints_and_metrics(make_cfg, tmp_path, bf16):
-    cfg = make_cfg("train", ["train.max_steps=60", "train.valid_every=30", f"train.bf16={bf16}"])
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_training_writes_checkpoints_and_metrics(make_cfg, tmp_path, precision):
+    cfg = make_cfg("train", ["train.max_steps=60", "train.valid_every=30",
+                             f"train.precision={precision}"])
     lines: list[str] = []
     summary = train(cfg, tmp_path / "run", log=lines.append)
     assert any("280 training pairs" in line for line in lines)

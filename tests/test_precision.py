@@ -1,0 +1,89 @@
+"""precision=auto: picks the faster precision by measurement, obeys explicit settings, caches its
+answer per machine and leaves the model and the random number generators as they were."""
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from seq2seq import precision
+from seq2seq.errors import Seq2SeqError
+
+
+def tcfg(choice="auto", margin=0.05):
+    return OmegaConf.create({"precision": choice, "device": "cpu", "threads": 2,
+                             "batch_tokens": 100,
+                             "calibration": {"rounds": 2, "steps": 1, "margin": margin}})
+
+
+@pytest.mark.parametrize("rates,margin,expected", [
+    ({"fp32": 100.0, "bf16": 150.0}, 0.05, "bf16"),
+    ({"fp32": 150.0, "bf16": 100.0}, 0.05, "fp32"),
+    ({"fp32": 100.0, "bf16": 104.0}, 0.05, "fp32"),  # faster, but not by the margin
+    ({"fp32": 100.0, "bf16": 104.0}, 0.0, "bf16"),
+])
+def test_choose_the_faster_by_a_margin(rates, margin, expected):
+    assert precision.choose(rates, margin) == expected
+
+
+class FakeBatch:
+    n_tokens = 10
+
+
+def calibrate(cfg, cache_file, rates, monkeypatch, log):
+    calls = []
+
+    def fake_measure(step, options, rounds, steps):
+        calls.append(options)
+        for p in options:  # the real step runs: it trains only a copy of the model
+            step(p)
+        return rates
+
+    monkeypatch.setattr(precision, "measure", fake_measure)
+    model = torch.nn.Linear(3, 3)
+
+    def train_step(m, optimizer, batch, p):
+        assert m is not model
+        torch.rand(5)  # consumes random numbers, as dropout would
+        m.weight.data.add_(1.0)
+
+    before = model.weight.detach().clone()
+    rng = torch.get_rng_state()
+    choice = precision.calibrate(model, lambda p: torch.optim.SGD(p, lr=0.1), [FakeBatch()],
+                                 train_step, cfg, OmegaConf.create({"name": "m"}), cache_file,
+                                 log)
+    assert torch.equal(model.weight, before)
+    assert torch.equal(torch.get_rng_state(), rng)
+    return choice, calls
+
+
+def test_auto_measures_once_then_reads_the_cache(tmp_path, monkeypatch):
+    cache, lines = tmp_path / "precision.json", []
+    choice, calls = calibrate(tcfg(), cache, {"fp32": 100.0, "bf16": 180.0}, monkeypatch,
+                              lines.append)
+    assert choice == "bf16" and calls == [["fp32", "bf16"]]
+    assert "precision auto: bf16 (fp32 100 tok/s, bf16 180 tok/s" in lines[-1]
+    choice, calls = calibrate(tcfg(), cache, {"fp32": 999.0, "bf16": 1.0}, monkeypatch,
+                              lines.append)
+    assert choice == "bf16" and calls == []  # cached: not measured again
+    assert "measured before on this machine" in lines[-1]
+
+
+def test_auto_keeps_fp32_when_bf16_is_slower(tmp_path, monkeypatch):
+    lines = []
+    choice, _ = calibrate(tcfg(), None, {"fp32": 120.0, "bf16": 100.0}, monkeypatch,
+                          lines.append)
+    assert choice == "fp32" and "bf16 not faster by more than 5%" in lines[-1]
+
+
+@pytest.mark.parametrize("choice", ["fp32", "bf16"])
+def test_explicit_precision_is_obeyed_without_measuring(tmp_path, monkeypatch, choice):
+    got, calls = calibrate(tcfg(choice), tmp_path / "p.json", {"fp32": 1.0, "bf16": 2.0},
+                           monkeypatch, print)
+    assert got == choice and calls == []
+
+
+def test_bad_precisions_are_one_line():
+    with pytest.raises(Seq2SeqError, match="choose one of"):
+        precision.check_precision("fp8", "cpu")
+    with pytest.raises(Seq2SeqError, match="fp16 needs a CUDA device"):
+        precision.check_precision("fp16", "cpu")

@@ -87,26 +87,41 @@ class PairDataset:
         return Batch(src, src_lens, tgt_in, tgt_out, int((tgt_out != PAD).sum()))
 
 
+Group = tuple[int, int, float]  # indices [start, end) of one corpus, and its sampling weight
+
+
 class TokenBatchSampler:
     """Batches whose padded size (rows x longest side) stays within `max_tokens`.
 
-    Each epoch: shuffle all indices with (seed, epoch), cut them into pools of `pool` batches'
-    worth, sort each pool by length so that similar lengths share a batch (little padding), cut
-    the pool into batches, then shuffle the batch order. Deterministic for a given seed and epoch;
-    every index appears exactly once per epoch.
+    Each epoch: take every index once — or, with `groups`, each corpus's indices `weight` times
+    (2.5: every pair twice, and a random half of them a third time) — shuffle them with
+    (seed, epoch), cut them into pools of `pool` batches' worth, sort each pool by length so that
+    similar lengths share a batch (little padding), cut the pool into batches, then shuffle the
+    batch order. Deterministic for a given seed and epoch; works from the lengths alone.
     """
 
     def __init__(self, sizes: Sequence[int], max_tokens: int, seed: int, shuffle: bool = True,
-                 pool: int = 100):
+                 pool: int = 100, groups: Sequence[Group] | None = None):
         self.sizes = list(sizes)
         self.max_tokens = max_tokens
         self.seed = seed
         self.shuffle = shuffle
         self.pool = pool
+        self.groups = list(groups) if groups else [(0, len(self.sizes), 1.0)]
+
+    def epoch_indices(self, rng: random.Random) -> list[int]:
+        """Every index of the epoch (repeated by its corpus's weight), not yet shuffled."""
+        order: list[int] = []
+        for start, end, weight in self.groups:
+            whole, part = int(weight), weight - int(weight)
+            order.extend(list(range(start, end)) * whole)
+            if part > 0:
+                order.extend(sorted(rng.sample(range(start, end), round(part * (end - start)))))
+        return order
 
     def batches(self, epoch: int) -> list[list[int]]:
         rng = random.Random(self.seed * 1_000_003 + epoch)
-        order = list(range(len(self.sizes)))
+        order = self.epoch_indices(rng)
         if self.shuffle:
             rng.shuffle(order)
         mean = sum(self.sizes) / max(len(self.sizes), 1)

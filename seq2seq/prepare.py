@@ -26,7 +26,7 @@ from .splits import split_groups
 from .text import keep_pair, normalize
 from .vocab import Vocab, train_sentencepiece
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CORPORA = ("multi30k", "tatoeba")
 SPLITS = {
     "multi30k": ("train",) + corpora.MULTI30K_SPLITS[1:],
@@ -101,10 +101,27 @@ class Prepared:
 
     path: Path  # the cache folder
     vocab: Vocab
-    train: dict  # {"src": packed ids, "tgt": packed ids}, see `data.pack`
+    train: dict  # {"src": packed ids, "tgt": packed ids, "corpora": [[name, pairs], ...]}
     valid: dict  # the same, plus "src_text" and "tgt_text": lists of str
     sizes: dict  # split name -> number of pairs
     reused: bool  # True when read from the cache
+
+
+def train_groups(cfg: DictConfig, prep: Prepared) -> list[tuple[int, int, float]]:
+    """(start, end, weight) of each training corpus in the prepared data, for the sampler;
+    weights come from `data.weights` (1 where not given)."""
+    weights = dict(cfg.get("weights") or {})
+    for name, w in weights.items():
+        if name not in cfg.corpora:
+            raise Seq2SeqError(f"data.weights.{name}: not a training corpus of data={cfg.name} "
+                               f"({list(cfg.corpora)})")
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not w > 0:
+            raise Seq2SeqError(f"data.weights.{name}={w}: must be a positive number")
+    groups, start = [], 0
+    for name, count in prep.train["corpora"]:
+        groups.append((start, start + count, float(weights.get(name, 1))))
+        start += count
+    return groups
 
 
 def cache_key(cfg: DictConfig) -> str:
@@ -147,7 +164,9 @@ def _build(cfg: DictConfig, threads: int, log) -> dict:
     valid_enc["src_text"] = [f for f, _ in valid]
     valid_enc["tgt_text"] = [e for _, e in valid]
     sizes = {n: len(p) for n, p in splits.items()}
-    return {"format": FORMAT_VERSION, "vocab": vocab.to_dict(), "train": _encode(vocab, train),
+    train_enc = _encode(vocab, train)
+    train_enc["corpora"] = [[n.partition(".")[0], len(splits[n])] for n in train_names]
+    return {"format": FORMAT_VERSION, "vocab": vocab.to_dict(), "train": train_enc,
             "valid": valid_enc, "sizes": sizes,
             "config": OmegaConf.to_container(cfg, resolve=True)}
 

@@ -35,7 +35,7 @@ from .model import Seq2Seq, build_model
 from .optim import Schedule, build_optimizer
 from .plot import plot_curves
 from .precision import autocast, calibrate, check_precision, default_cache_file
-from .prepare import Prepared, prepare
+from .prepare import Prepared, prepare, train_groups
 from .translator import Translator
 
 
@@ -247,7 +247,8 @@ def setup(cfg: DictConfig, run_dir: Path, log) -> Run:
     valid_data = PairDataset(prep.valid["src"], prep.valid["tgt"], tcfg.max_len)
     ckpt_dir = Path(run_dir) / "checkpoints"
     run = Run(cfg, tcfg, dist, device, "fp32", prep, model, loss_fn, optimizer, schedule, None,
-              train_data, TokenBatchSampler(train_data.sizes(), tcfg.batch_tokens, tcfg.seed),
+              train_data, TokenBatchSampler(train_data.sizes(), tcfg.batch_tokens, tcfg.seed,
+                                            groups=train_groups(cfg.data, prep)),
               valid_data, TokenBatchSampler(valid_data.sizes(), tcfg.batch_tokens, 0,
                                             shuffle=False).batches(0),
               Translator(model, vocab, cfg.decode, cfg.data.normalize, device), ckpt_dir,

@@ -55,3 +55,18 @@ def test_pack_round_trips_and_truncates():
     data = PairDataset(packed, pack([[1], [2], [3]]), max_len=2)
     assert data.sizes() == [2, 2, 2]
     assert data.collate([0]).src.tolist() == [[5, 6]]
+
+
+def test_weights_repeat_each_corpus_as_asked():
+    s = sizes(300)
+    groups = [(0, 100, 3.0), (100, 300, 0.5)]  # corpus A thrice, corpus B half
+    sampler = TokenBatchSampler(s, 300, seed=1, groups=groups)
+    for epoch in range(2):
+        flat = [i for b in sampler.batches(epoch) for i in b]
+        assert len(flat) == 3 * 100 + 100
+        counts = {i: flat.count(i) for i in set(flat)}
+        assert all(counts[i] == 3 for i in range(100))
+        assert all(counts.get(i, 0) <= 1 for i in range(100, 300))
+        assert sum(1 for i in range(100, 300) if i in counts) == 100
+    halves = [{i for b in sampler.batches(e) for i in b if i >= 100} for e in range(2)]
+    assert halves[0] != halves[1]  # a fresh half of corpus B each epoch

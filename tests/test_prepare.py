@@ -6,7 +6,7 @@ import torch
 from omegaconf import open_dict
 
 from seq2seq.errors import Seq2SeqError
-from seq2seq.prepare import load_splits, prepare
+from seq2seq.prepare import load_splits, prepare, train_groups
 
 from .conftest import ROOT, write_gz
 
@@ -105,3 +105,17 @@ def test_script_unknown_data_config_is_one_line(script_env, tmp_path):
     assert result.returncode != 0
     assert "Could not find 'data/europarl'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_corpus_weights_make_sampler_groups(make_cfg):
+    cfg = make_cfg("train", ["data=mixed", "data.weights.multi30k=2.5"])
+    prep = prepare(cfg.data, log=lambda *_: None)
+    (m_start, m_end, m_w), (t_start, t_end, t_w) = train_groups(cfg.data, prep)
+    assert (m_start, m_w, t_w) == (0, 2.5, 1.0) and m_end == t_start
+    assert m_end - m_start == prep.sizes["multi30k.train"]
+    assert t_end - t_start == prep.sizes["tatoeba.train"]
+    for bad, message in (("data.weights.tatoeba=0", "must be a positive number"),
+                         ("data.weights.tatoeba=lots", "must be a positive number"),
+                         ("+data.weights.europarl=2", "not a training corpus")):
+        with pytest.raises(Seq2SeqError, match=message):
+            train_groups(make_cfg("train", ["data=mixed", bad]).data, prep)

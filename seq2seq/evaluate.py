@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from .corpora import read_lines
 from .errors import Seq2SeqError
@@ -37,10 +37,16 @@ def test_sets(cfg: DictConfig) -> dict[str, tuple[list[str], list[str]]]:
 
 def evaluate(cfg: DictConfig, run_dir: Path, log=print) -> dict:
     torch.set_num_threads(cfg.threads)
-    translator = Translator.from_checkpoint(cfg.checkpoint, cfg.decode, cfg.device)
+    checkpoints = cfg.checkpoint
+    if OmegaConf.is_list(checkpoints):
+        checkpoints = [str(c) for c in checkpoints]
+    translator = Translator.from_checkpoint(checkpoints, cfg.decode, cfg.device,
+                                            average=cfg.average)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    results = {"checkpoint": str(cfg.checkpoint), "beam_size": cfg.decode.beam_size,
+    results = {"checkpoint": checkpoints if isinstance(checkpoints, str) else
+               f"{'average' if cfg.average else 'ensemble'} of {', '.join(checkpoints)}",
+               "beam_size": cfg.decode.beam_size,
                "length_penalty": cfg.decode.length_penalty, "sets": {}}
     for name, (src, refs) in test_sets(cfg).items():
         start = time.perf_counter()

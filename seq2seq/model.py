@@ -7,6 +7,7 @@ H hidden, L layers, V vocabulary, O output feature size. Every tensor is batch-f
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch import nn
 
@@ -36,6 +37,12 @@ class Seq2Seq(nn.Module):
         """Teacher-forced output features (B, T, O) for `batch`."""
         state = self.encode(batch.src, batch.src_lens)
         return self.decoder(batch.tgt_in, state)
+
+    def step_log_probs(self, y: torch.Tensor, state: DecoderState):
+        """One search step. y (n, 1) int64 previous tokens → log-probabilities (n, V) float32,
+        the new state, and attention weights (n, 1, S) or None."""
+        feats, state, weights = self.decoder.step(y, state)  # (n, 1, O)
+        return F.log_softmax(self.decoder.logits(feats[:, 0]).float(), dim=-1), state, weights
 
     def loss(self, batch: Batch, label_smoothing: float = 0.0) -> torch.Tensor:
         """Mean cross-entropy per real target token (a scalar, float32).

@@ -1,6 +1,9 @@
 """Greedy and beam search, batched: the encoder runs once per batch, beams are folded into the
 batch dimension, and sentences leave the batch as soon as they are finished.
 
+`model` is anything with `encode(src, src_lens) -> state` and `step_log_probs(y, state)`, whose
+state has `select` and `reorder_beams`: a `Seq2Seq`, or an `Ensemble` of them.
+
 Shapes: B sentences, K beam size, S source length, V vocabulary.
 """
 
@@ -9,9 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
-from .decoder import DecoderState
 from .model import Seq2Seq
 from .vocab import BOS, EOS
 
@@ -33,12 +34,6 @@ def length_penalty(length: int, alpha: float) -> float:
     return ((5.0 + length) / 6.0) ** alpha
 
 
-def _step_log_probs(model: Seq2Seq, y: torch.Tensor, state: DecoderState):
-    feats, state, weights = model.decoder.step(y, state)  # (n, 1, O)
-    logp = F.log_softmax(model.decoder.logits(feats[:, 0]).float(), dim=-1)  # (n, V)
-    return logp, state, weights
-
-
 @torch.no_grad()
 def greedy(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor, max_len: list[int],
            attention: bool = False) -> list[Hypothesis]:
@@ -52,7 +47,7 @@ def greedy(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor, max_len: l
     out: list[Hypothesis | None] = [None] * B
     y = torch.full((B, 1), BOS, dtype=torch.long, device=src.device)
     for t in range(max(max_len)):
-        logp, state, weights = _step_log_probs(model, y, state)  # (n, V)
+        logp, state, weights = model.step_log_probs(y, state)  # (n, V)
         best_logp, best = logp.max(dim=-1)  # (n,)
         keep = []
         for row, (i, tok, lp) in enumerate(zip(alive, best.tolist(), best_logp.tolist())):
@@ -95,7 +90,7 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor, max_l
     finished: list[list[Hypothesis]] = [[] for _ in range(B)]
     y = torch.full((B * K, 1), BOS, dtype=torch.long, device=dev)
     for t in range(max(max_len)):
-        logp, state, weights = _step_log_probs(model, y, state)  # (n*K, V)
+        logp, state, weights = model.step_log_probs(y, state)  # (n*K, V)
         n, V = len(alive), logp.size(-1)
         if attention:
             w = weights.float()  # (n*K, 1, S)

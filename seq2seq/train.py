@@ -68,7 +68,7 @@ class _StopFlag:
 
 _POSITIVE_INTS = ("batch_tokens", "max_len", "valid_every", "threads", "max_epochs",
                   "max_bad_steps", "accumulate", "log_every")
-_NON_NEGATIVE_INTS = ("max_steps", "patience", "warmup_steps", "seed")
+_NON_NEGATIVE_INTS = ("max_steps", "patience", "warmup_steps", "seed", "keep_checkpoints")
 _NON_NEGATIVE_NUMBERS = ("lr", "min_lr", "weight_decay", "clip_grad_norm", "max_minutes",
                          "label_smoothing", "plateau_factor")
 
@@ -172,7 +172,8 @@ def new_loop_state() -> dict:
     """Where training stands; saved in every checkpoint. `batch` counts the batches of the
     current epoch already used, by all ranks together."""
     return {"step": 0, "epoch": 0, "batch": 0, "best_bleu": float("-inf"), "best_step": 0,
-            "bad_validations": 0, "elapsed": 0.0, "train_loss_sum": 0.0, "train_tokens": 0}
+            "bad_validations": 0, "elapsed": 0.0, "train_loss_sum": 0.0, "train_tokens": 0,
+            "kept": []}
 
 
 @dataclass
@@ -357,11 +358,35 @@ def run_validation(run: Run, window: dict, final: bool, bar) -> dict:
         if improved:
             save(run, "best.pt", row)
         save(run, "last.pt", row)
+        if run.tcfg.keep_checkpoints:
+            _keep_step_checkpoint(run, row)
         bar.write(f"step {st['step']}: valid loss {row['valid_loss']:.3f}, BLEU "
                   f"{row['valid_bleu']:.2f} (best {st['best_bleu']:.2f} at {st['best_step']}), "
                   f"{row['tokens_per_s']:.0f} tok/s")
     window["tokens"], window["start"] = 0, time.perf_counter()
     return row
+
+
+def _keep_step_checkpoint(run: Run, row: dict) -> None:
+    """Weights of this validation as `step-<step>.pt`, for averaging and ensembles; of those,
+    only the last `keep_checkpoints` and the best `keep_checkpoints` stay on disk."""
+    st, k = run.st, run.tcfg.keep_checkpoints
+    save_checkpoint({"model": run.model.state_dict(),
+                     "config": OmegaConf.to_container(run.cfg, resolve=True),
+                     "vocab": run.prep.vocab.to_dict(), "train_state": None, "metrics": row},
+                    run.ckpt_dir / step_checkpoint_name(st["step"]))
+    kept = [s for s in st.get("kept", []) if s[0] != st["step"]] + [[st["step"],
+                                                                     row["valid_bleu"]]]
+    last = {s for s, _ in kept[-k:]}
+    best = {s for s, _ in sorted(kept, key=lambda x: -x[1])[:k]}
+    for step, _ in kept:
+        if step not in last | best:
+            (run.ckpt_dir / step_checkpoint_name(step)).unlink(missing_ok=True)
+    st["kept"] = [s for s in kept if s[0] in last | best]
+
+
+def step_checkpoint_name(step: int) -> str:
+    return f"step-{step:07d}.pt"
 
 
 class _BadSteps:

@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> None:
         raise Seq2SeqError("--attention-plot needs exactly one sentence argument")
     if args.sentences and args.input:
         raise Seq2SeqError("give sentences as arguments or --input FILE, not both")
-    translator = Translator.from_checkpoint(args.checkpoint, decode_config(args), args.device)
+    translator = Translator.from_checkpoint(args.checkpoint, decode_config(args), args.device,
+                                            average=args.average)
     if args.quantize == "int8":
         translator.quantize_int8()
     n_best = translator.decode.n_best

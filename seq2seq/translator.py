@@ -3,6 +3,7 @@ settings. Used by validation, scripts/translate.py and scripts/evaluate.py alike
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .checkpoint import load_checkpoint
 from .data import pad
+from .ensemble import Ensemble, average_checkpoints, check_same_vocabulary
 from .errors import Seq2SeqError
 from .model import Seq2Seq, build_model
 from .search import Hypothesis, beam_search, greedy, max_lengths
@@ -33,8 +35,19 @@ class Translation:
     src_pieces: list[str]  # only when attention was asked for
 
 
+def _build(ckpt: dict, name, vocab: Vocab) -> Seq2Seq:
+    cfg = OmegaConf.create(ckpt["config"])
+    model = build_model(cfg.model, vocab.src_size, vocab.tgt_size)
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as err:
+        raise Seq2SeqError(f"checkpoint {name} does not match its own model config "
+                           f"({str(err).splitlines()[0]})")
+    return model
+
+
 class Translator:
-    def __init__(self, model: Seq2Seq, vocab: Vocab, decode: DictConfig,
+    def __init__(self, model: Seq2Seq | Ensemble, vocab: Vocab, decode: DictConfig,
                  normalize_cfg: DictConfig, device: str = "cpu", warn=None):
         if decode.beam_size < 1 or not 1 <= decode.n_best <= decode.beam_size:
             raise Seq2SeqError(f"beam size {decode.beam_size} and n-best {decode.n_best}: need "
@@ -45,16 +58,22 @@ class Translator:
         self.warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
 
     @classmethod
-    def from_checkpoint(cls, path, decode: DictConfig, device: str = "cpu") -> Translator:
-        ckpt = load_checkpoint(path)
-        cfg = OmegaConf.create(ckpt["config"])
-        vocab = Vocab.from_dict(ckpt["vocab"])
-        model = build_model(cfg.model, vocab.src_size, vocab.tgt_size)
-        try:
-            model.load_state_dict(ckpt["model"])
-        except RuntimeError as err:
-            raise Seq2SeqError(f"checkpoint {path} does not match its own model config "
-                               f"({str(err).splitlines()[0]})")
+    def from_checkpoint(cls, paths, decode: DictConfig, device: str = "cpu",
+                        average: bool = False) -> Translator:
+        """A translator for one checkpoint, or several: an ensemble, or with `average` one model
+        with their mean weights (see `ensemble.py`). Normalisation follows the first."""
+        paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+        if not paths:
+            raise Seq2SeqError("no checkpoint given")
+        if average and len(paths) > 1:
+            ckpts, names = [average_checkpoints(paths)], [f"the average of {len(paths)}"]
+        else:
+            ckpts, names = [load_checkpoint(p) for p in paths], paths
+        check_same_vocabulary(ckpts, names)
+        vocab = Vocab.from_dict(ckpts[0]["vocab"])
+        models = [_build(ckpt, name, vocab) for ckpt, name in zip(ckpts, names)]
+        model = models[0] if len(models) == 1 else Ensemble(models)
+        cfg = OmegaConf.create(ckpts[0]["config"])
         return cls(model, vocab, decode, cfg.data.normalize, device)
 
     def quantize_int8(self) -> None:

@@ -41,6 +41,10 @@ class TableModel(nn.Module):
         return DecoderState(torch.zeros(B, src.size(1), 1), None, src != 0,
                             torch.zeros(1, B, 1), None)
 
+    def step_log_probs(self, y, state):
+        feats, state, weights = self.decoder.step(y, state)
+        return torch.log_softmax(self.decoder.logits(feats[:, 0]), dim=-1), state, weights
+
 
 # From BOS: a 0.6, b 0.4. After a: EOS 0.4 (so "a" = 0.24). After b: EOS 0.9 ("b" = 0.36).
 TABLE = {BOS: {A: 0.6, B_: 0.4}, A: {EOS: 0.4, A: 0.3, B_: 0.3}, B_: {EOS: 0.9, A: 0.1}}

@@ -1,11 +1,12 @@
-"""Measure training and decoding speed against the machine's own matmul peak.
+"""Measure training, decoding, serving and export speed on this machine, and name the machine.
 
-    python scripts/benchmark.py --quick                         # about a minute (CI smoke)
+    python scripts/benchmark.py --quick                         # about two minutes (CI smoke)
     python scripts/benchmark.py --checkpoint outputs/main/checkpoints/best.pt \
-        --train-run outputs/main                                # full: a few minutes
+        --train-run outputs/main                                # full: about half an hour
+    python scripts/benchmark.py --only train,decode --device cuda -- train.batch_tokens=25000
 
 Writes benchmark.json and benchmark.md (in --out) and prints the table. Config overrides
-(Hydra syntax, for conf/train.yaml) go after --, e.g. `-- model=lstm_attention train.threads=1`.
+(Hydra syntax, for conf/train.yaml; data=multi30k unless given) go after --.
 """
 
 import argparse
@@ -14,27 +15,41 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
-from seq2seq.benchmark import ROOT, markdown, run_benchmark
-from seq2seq.errors import reported_errors
+from seq2seq.bench.commands import ROOT
+from seq2seq.bench.report import markdown
+from seq2seq.bench.run import SECTIONS, run_benchmark
+from seq2seq.errors import Seq2SeqError, reported_errors
 from seq2seq.memory import tune_memory
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="short windows, 100 test sentences")
-    p.add_argument("--checkpoint", help="a trained model for decoding speed, BLEU and streaming")
+    p.add_argument("--checkpoint", help="a trained model for decoding, commands, ONNX, serving")
     p.add_argument("--train-run", help="a training run dir: its BLEU-against-time curve")
     p.add_argument("--stream-lines", default="10000,100000",
                    help="comma-separated line counts to stream through translate.py")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--only", help=f"comma-separated sections of {', '.join(SECTIONS)}")
     p.add_argument("--out", default="outputs/benchmark", help="folder for the JSON and table")
     p.add_argument("overrides", nargs="*", help="Hydra overrides for conf/train.yaml")
     args = p.parse_args()
     with reported_errors():
         tune_memory()  # see seq2seq/memory.py
+        sections = args.only.split(",") if args.only else list(SECTIONS)
+        unknown = set(sections) - set(SECTIONS)
+        if unknown:
+            raise Seq2SeqError(f"--only {args.only}: unknown {sorted(unknown)}; choose from "
+                               f"{', '.join(SECTIONS)}")
         with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-            cfg = compose(config_name="train", overrides=args.overrides)
+            # the benchmark setting is Multi30k unless a data= override says otherwise
+            data = [] if any(o.startswith("data=") for o in args.overrides) else ["data=multi30k"]
+            cfg = compose(config_name="train", overrides=data + args.overrides)
         lines = [int(x) for x in args.stream_lines.split(",") if x] if not args.quick else [1000]
-        report = run_benchmark(cfg, args.quick, args.checkpoint, lines, args.train_run)
+        report = run_benchmark(cfg, args.quick, args.checkpoint, lines, args.train_run,
+                               args.device, sections, data + args.overrides)
+        report.pop("_hyps", None)
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "benchmark.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -5,6 +5,7 @@
     python scripts/translate.py --checkpoint CKPT --input input.fr --output output.en --beam-size 5
     python scripts/translate.py --checkpoint CKPT          # interactive prompt on a terminal
     python scripts/translate.py -c A.pt -c B.pt "..."      # an ensemble (--average: mean weights)
+    python scripts/translate.py --onnx export/ < input.fr  # ONNX export on onnxruntime
 
 Sentences never pass through Hydra: any text (quotes, '=', brackets, any Unicode) is safe.
 Decoding defaults come from conf/decode/greedy.yaml.
@@ -21,11 +22,13 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sentences", nargs="*", help="French sentences (else --input, stdin or prompt)")
-    p.add_argument("--checkpoint", "-c", required=True, action="append",
+    p.add_argument("--checkpoint", "-c", action="append",
                    help="a best.pt or last.pt; repeat it for an ensemble of several models")
     p.add_argument("--average", action="store_true",
                    help="with several --checkpoint of one run: average their weights into one "
                         "model instead of an ensemble")
+    p.add_argument("--onnx", metavar="DIR", help="translate with an export of scripts/export.py "
+                   "on onnxruntime, without PyTorch (instead of --checkpoint)")
     p.add_argument("--input", "-i", help="file with one French sentence per line")
     p.add_argument("--output", "-o", help="write translations here instead of stdout")
     p.add_argument("--beam-size", "-b", type=int, help="1 = greedy (default from conf/decode)")

@@ -41,13 +41,13 @@ class Dist:
         see exactly the batches one process would see with N times the accumulation."""
         return batches[self.rank * accumulate: (self.rank + 1) * accumulate]
 
-    def any(self, flag: bool) -> bool:
-        """True on every rank when `flag` is True on any rank (e.g. Ctrl-C reached one)."""
+    def max(self, value: int) -> int:
+        """The largest of every rank's `value`, on every rank (e.g. "Ctrl-C reached one")."""
         if not self.active:
-            return flag
-        t = torch.tensor([1.0 if flag else 0.0], device=self._device())
+            return value
+        t = torch.tensor([value], dtype=torch.int64, device=self._device())
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return bool(t.item())
+        return int(t.item())
 
     def broadcast(self, obj):
         """Rank 0's `obj` on every rank (a small picklable value: a decision, a metrics row)."""

@@ -7,7 +7,7 @@ from omegaconf import DictConfig
 
 from .errors import Seq2SeqError
 
-SCHEDULES = ("constant", "plateau", "warmup_decay")
+SCHEDULES = ("constant", "plateau", "warmup_decay", "budget")
 
 
 def build_optimizer(params, cfg: DictConfig) -> torch.optim.Optimizer:
@@ -29,28 +29,40 @@ class Schedule:
       validation BLEU (not below `min_lr`).
     - warmup_decay: linear warm-up over `warmup_steps`, then inverse square-root decay
       (Vaswani et al. 2017, §5.3), not below `min_lr`.
+    - budget: linear warm-up over `warmup_steps`, then a linear decay from `lr` to `min_lr` as
+      training uses up its budget (`max_minutes` or `max_steps`, whichever runs out first):
+      Li, Yumer & Ramanan (2020), "Budgeted Training: Rethinking Deep Neural Network Training
+      Under Resource Constraints", §4 — with a fixed budget, linear decay to the end wins.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, cfg: DictConfig):
         if cfg.schedule not in SCHEDULES:
             raise Seq2SeqError(f"train.schedule={cfg.schedule}: choose one of {list(SCHEDULES)}")
+        if cfg.schedule == "budget" and not (cfg.max_minutes or cfg.max_steps):
+            raise Seq2SeqError("train.schedule=budget decays over the budget: set "
+                               "train.max_minutes or train.max_steps")
         self.optimizer, self.cfg = optimizer, cfg
         self.scale = 1.0  # plateau reductions so far
         self.best = float("-inf")
         self.bad = 0
         self.set(0)
 
-    def lr(self, step: int) -> float:
+    def lr(self, step: int, progress: float = 0.0) -> float:
+        """The rate at `step` (0-based), `progress` in [0, 1] being the share of the budget
+        used (the budget schedule only)."""
         cfg = self.cfg
+        if cfg.schedule == "budget":
+            warm = min((step + 1) / max(cfg.warmup_steps, 1), 1.0)
+            return cfg.min_lr + (cfg.lr - cfg.min_lr) * warm * max(1.0 - progress, 0.0)
         if cfg.schedule == "warmup_decay":
             w = max(cfg.warmup_steps, 1)
             factor = min((step + 1) / w, (w / (step + 1)) ** 0.5)
             return max(cfg.lr * factor, cfg.min_lr)
         return max(cfg.lr * self.scale, cfg.min_lr) if cfg.schedule == "plateau" else cfg.lr
 
-    def set(self, step: int) -> float:
+    def set(self, step: int, progress: float = 0.0) -> float:
         """Set the rate for `step` (0-based) and return it."""
-        lr = self.lr(step)
+        lr = self.lr(step, progress)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         return lr

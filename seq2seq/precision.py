@@ -23,6 +23,8 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from .machine import cpu_model
+
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -57,22 +59,10 @@ def choose(rates: dict[str, float], margin: float) -> str:
     return best if best != "fp32" and rates[best] > rates["fp32"] * (1 + margin) else "fp32"
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
-
-
 def machine_key(device: str, threads: int) -> str:
     """What the answer depends on besides the model: processor, device, threads, torch."""
     gpu = torch.cuda.get_device_name() if device == "cuda" else ""
-    return f"{_cpu_model()} | {gpu} | {threads} threads | torch {torch.__version__}"
+    return f"{cpu_model()} | {gpu} | {threads} threads | torch {torch.__version__}"
 
 
 def measure(step: Callable[[str], int], precisions: list[str], rounds: int,

@@ -73,6 +73,20 @@ _NON_NEGATIVE_NUMBERS = ("lr", "min_lr", "weight_decay", "clip_grad_norm", "max_
                          "label_smoothing", "plateau_factor")
 
 
+def worker_config(overrides: list[str]) -> DictConfig:
+    """conf/train.yaml with the command line's overrides, as Hydra composes it, for the ranks
+    that do not go through `hydra.main` (they write no files, so need no run dir)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import open_dict
+
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg
+
+
 def _check_train_config(cfg: DictConfig) -> None:
     """One clear line for a `train` setting of the wrong type or out of range."""
     def is_int(v):
@@ -415,17 +429,29 @@ class _BadSteps:
         self.pending = []
 
 
-def _stop_reason(run: Run, interrupted: bool) -> str | None:
+def _progress(run: Run) -> float:
+    """Share of the training budget used (steps or minutes, whichever is further), the same on
+    every rank (rank clocks differ, so the largest is taken)."""
     t, st = run.tcfg, run.st
-    if interrupted:
-        return "interrupted"
+    done = max(st["step"] / t.max_steps if t.max_steps else 0.0,
+               st["elapsed"] / (60 * t.max_minutes) if t.max_minutes else 0.0)
+    return run.dist.max(round(done * 1e6)) / 1e6
+
+
+def _stop_reason(run: Run, signalled: bool, check_now: bool) -> str | None:
+    """Why to stop after this step, if at all — the same answer on every rank. Steps and
+    validations are alike on all ranks; a signal or the clock are per rank, so they are pooled
+    (one tiny collective) at `check_now` steps only."""
+    t, st = run.tcfg, run.st
     if t.patience and st["bad_validations"] >= t.patience:
         return f"no better validation BLEU for {t.patience} validations"
     if t.max_steps and st["step"] >= t.max_steps:
         return f"reached max_steps={t.max_steps}"
-    if t.max_minutes and st["elapsed"] >= 60 * t.max_minutes:
-        return f"reached max_minutes={t.max_minutes}"
-    return None
+    if not check_now:
+        return None
+    out_of_time = bool(t.max_minutes) and st["elapsed"] >= 60 * t.max_minutes
+    pooled = run.dist.max(2 if signalled else 1 if out_of_time else 0)
+    return {2: "interrupted", 1: f"reached max_minutes={t.max_minutes}"}.get(pooled)
 
 
 def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
@@ -437,9 +463,9 @@ def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
     total = min(t.max_epochs * per_epoch, t.max_steps or math.inf)
     bar = tqdm(total=total, initial=st["step"], desc="train", unit="step", dynamic_ncols=True,
                disable=None if dist.main else True)
-    check_every = t.log_every if run.device == "cuda" else 1  # reading a GPU value waits for it
+    check_every = t.log_every if run.device == "cuda" or dist.active else 1  # each waits for all
     bad, window = _BadSteps(run, bar), {"tokens": 0, "start": time.perf_counter()}
-    pending_loss, last, stop_reason = [], {}, None
+    pending_loss, last, stop_reason, progress = [], {}, None, _progress(run)
     run_start, base_elapsed = time.perf_counter(), st["elapsed"]
     run.loss_fn.train()
     with _StopFlag() as stop:
@@ -450,7 +476,7 @@ def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
                                           t.accumulate)
                 micro = [run.train_data.collate(b).to(run.device, non_blocking=True)
                          for b in step_batches]
-                lr = run.schedule.set(st["step"])
+                lr = run.schedule.set(st["step"], progress)
                 loss_sum, skipped = train_step(run.loss_fn, run.optimizer, micro, t,
                                                run.precision, run.scaler)
                 st["step"] += 1
@@ -470,7 +496,10 @@ def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
                     _account(st, pending_loss, bar, lr, window)
                     pending_loss = []
                     last = run_validation(run, window, False, bar)
-                stop_reason = _stop_reason(run, dist.any(stop.set))
+                check_now = not dist.active or st["step"] % check_every == 0
+                stop_reason = _stop_reason(run, stop.set, check_now)
+                if check_now:
+                    progress = _progress(run)
                 if stop_reason:
                     break
             if st["batch"] + run.batches_per_step > len(batches):

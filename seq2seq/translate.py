@@ -6,13 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
 from omegaconf import OmegaConf
 
 from .errors import Seq2SeqError
-from .plot import plot_attention
 from .stream import quiet_broken_pipe, translate_stream
-from .translator import Translator
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
@@ -30,7 +27,36 @@ def decode_config(args: argparse.Namespace):
     return cfg
 
 
-def _interactive(translator: Translator) -> None:
+def load_translator(args: argparse.Namespace):
+    """The PyTorch `Translator`, or with --onnx the `OnnxTranslator`, which does not import
+    torch at all (a faster start)."""
+    if args.onnx:
+        from .export.onnx_runtime import OnnxTranslator
+
+        for flag, value in (("--checkpoint", args.checkpoint), ("--quantize", args.quantize
+                                                                  != "none"),
+                            ("--device", args.device != "cpu")):
+            if value:
+                raise Seq2SeqError(f"--onnx replaces the checkpoint; drop {flag}")
+        return OnnxTranslator(args.onnx, decode_config(args), args.threads)
+    import torch
+
+    from .translator import Translator
+
+    if not args.checkpoint:
+        raise Seq2SeqError("give --checkpoint CKPT (or --onnx DIR)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise Seq2SeqError("--device cuda but no CUDA device is available; use --device cpu")
+    translator = Translator.from_checkpoint(args.checkpoint, decode_config(args), args.device,
+                                            average=args.average)
+    if args.quantize == "int8":
+        translator.quantize_int8()
+    return translator
+
+
+def _interactive(translator) -> None:
     print("Type French, get English. Ctrl-D to quit.", file=sys.stderr)
     while True:
         try:
@@ -43,18 +69,11 @@ def _interactive(translator: Translator) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise Seq2SeqError("--device cuda but no CUDA device is available; use --device cpu")
     if args.attention_plot and len(args.sentences) != 1:
         raise Seq2SeqError("--attention-plot needs exactly one sentence argument")
     if args.sentences and args.input:
         raise Seq2SeqError("give sentences as arguments or --input FILE, not both")
-    translator = Translator.from_checkpoint(args.checkpoint, decode_config(args), args.device,
-                                            average=args.average)
-    if args.quantize == "int8":
-        translator.quantize_int8()
+    translator = load_translator(args)
     n_best = translator.decode.n_best
     try:
         out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
@@ -73,6 +92,8 @@ def run(args: argparse.Namespace) -> None:
                 weights = t.hypothesis.attention
                 if weights is None:
                     raise Seq2SeqError("this model has no attention to plot")
+                from .plot import plot_attention
+
                 plot_attention(weights[: len(pieces)], t.src_pieces, pieces[: len(weights)],
                                Path(args.attention_plot))
                 print(f"attention plot written to {args.attention_plot}", file=sys.stderr)

@@ -76,6 +76,12 @@ class Translator:
         cfg = OmegaConf.create(ckpts[0]["config"])
         return cls(model, vocab, decode, cfg.data.normalize, device)
 
+    def with_decode(self, **settings) -> Translator:
+        """A translator sharing this one's model and vocabulary, with other decoding settings
+        (e.g. `beam_size=5, n_best=2`)."""
+        return Translator(self.model, self.vocab, OmegaConf.merge(self.decode, settings),
+                          self.normalize_cfg, self.device, self.warn)
+
     def quantize_int8(self) -> None:
         """Dynamic int8 quantization of the linear and RNN layers (CPU inference only)."""
         if self.device != "cpu":

@@ -62,6 +62,7 @@ def toy_root(tmp_path_factory) -> Path:
 
 
 TINY = [
+    "data=multi30k",
     "data.spm.vocab_size=300",
     "data.tatoeba_split.dev_size=30",
     "data.tatoeba_split.test_size=30",
@@ -89,7 +90,7 @@ def make_cfg(toy_root, tmp_path):
     def make(name: str = "train", overrides: list[str] = (), tiny: bool = True) -> DictConfig:
         extra = []
         if tiny:
-            extra = [o for o in TINY if name != "prepare_data" or o.startswith("data.")]
+            extra = [o for o in TINY if name != "prepare_data" or o.startswith("data")]
             if name == "train":
                 extra += TINY_TRAIN
         return compose_config(name, toy_root, tmp_path / "cache", extra + list(overrides))

@@ -1,6 +1,7 @@
 """scripts/benchmark.py --quick runs end to end and writes a complete JSON (speed is never
 asserted in a test)."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -27,6 +28,14 @@ def test_quick_benchmark_writes_json_and_table(trained, script_env, tmp_path):
     assert report["train_tokens_per_s_fp32"] > 0 and 0 < report["train_mfu_fp32"] < 1
     assert report["auto_precision"] in ("fp32", "bf16")
     assert report["memory"].startswith("malloc tuned")
+    assert [d["ranks"] for d in report["ddp"]] == [1, 2] and report["ddp"][1]["tokens_per_s"] > 0
+    if importlib.util.find_spec("onnxruntime"):
+        assert report["onnx_greedy_identical"] >= 0.99 and report["startup_s_onnx"] > 0
+    if importlib.util.find_spec("fastapi"):
+        levels = report["serve"]["levels"]
+        assert [lv["clients"] for lv in levels] == [1, 8, 32, 1, 8, 32]
+        assert all(lv["failed"] == 0 and lv["different"] == 0 for lv in levels)
+        assert report["serve"]["soak"]["requests"] == 500
     assert report["decode_greedy_bleu"] > 20  # the toy model translates its test set
     assert report["stream"][0]["lines"] == 1000 and report["stream"][0]["peak_rss_mb"] > 0
     assert "| training target tokens/s fp32 / bf16 |" in (tmp_path / "benchmark.md").read_text()

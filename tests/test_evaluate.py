@@ -8,7 +8,7 @@ from .conftest import ROOT
 def test_evaluate_matches_sacrebleu_cli(trained, script_env, tmp_path):
     out = tmp_path / "eval"
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate.py"),
-                        f"checkpoint={trained}", f"hydra.run.dir={out}"],
+                        "data=multi30k", f"checkpoint={trained}", f"hydra.run.dir={out}"],
                        env=script_env, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert "| multi30k.test_2016_flickr |" in r.stdout

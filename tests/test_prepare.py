@@ -91,7 +91,7 @@ def run_script(args, env):
 
 
 def test_script_prints_sizes_and_reuses_cache(script_env, tmp_path):
-    args = ["data.spm.vocab_size=300", f"hydra.run.dir={tmp_path / 'out'}"]
+    args = ["data=multi30k", "data.spm.vocab_size=300", f"hydra.run.dir={tmp_path / 'out'}"]
     first = run_script(args, script_env)
     assert first.returncode == 0, first.stderr
     assert "multi30k.train" in first.stdout and "280 pairs" in first.stdout

@@ -1,0 +1,103 @@
+"""The benchmark report as a Markdown table (only the sections that ran)."""
+
+from __future__ import annotations
+
+
+def _train_rows(r: dict) -> list[tuple[str, str]]:
+    rows = [
+        ("matmul peak fp32 / bf16, GFLOP/s",
+         f"{r['matmul_gflops_fp32']:.0f} / {r['matmul_gflops_bf16']:.0f}"),
+        ("training FLOPs per target token", f"{r['flops_per_target_token_train'] / 1e6:.1f} M"),
+        ("training target tokens/s fp32 / bf16",
+         f"{r['train_tokens_per_s_fp32']:,.0f} / {r['train_tokens_per_s_bf16']:,.0f}"),
+        ("training MFU fp32 / bf16", f"{r['train_mfu_fp32']:.2f} / {r['train_mfu_bf16']:.2f}"),
+        ("training minor page faults per step fp32 / bf16",
+         f"{r['train_faults_per_step_fp32']:,} / {r['train_faults_per_step_bf16']:,}"),
+        ("training system CPU share fp32 / bf16",
+         f"{r['train_system_cpu_share_fp32']:.1%} / {r['train_system_cpu_share_bf16']:.1%}"),
+        ("peak RSS of a training process fp32 / bf16, MB",
+         f"{r['peak_rss_mb_train_fp32']:.0f} / {r['peak_rss_mb_train_bf16']:.0f}"),
+    ]
+    if "auto_precision" in r:
+        rows.insert(4, ("precision=auto picks (its tokens/s over the faster one's)",
+                        f"{r['auto_precision']} ({r['auto_vs_fastest']:.2f})"))
+    if "train_tokens_per_s_fp32_system_malloc" in r:
+        rows.append(("fp32 with glibc's default malloc: tokens/s, faults per step, system CPU",
+                     f"{r['train_tokens_per_s_fp32_system_malloc']:,.0f}, "
+                     f"{r['train_faults_per_step_fp32_system_malloc']:,}, "
+                     f"{r['train_system_cpu_share_fp32_system_malloc']:.1%}"))
+    return rows
+
+
+def _decode_rows(r: dict) -> list[tuple[str, str]]:
+    rows = [
+        (f"decoding sentences/s greedy / beam 5 ({r['decode_sentences']} sentences)",
+         f"{r['decode_greedy_sents_per_s']:.0f} / {r['decode_beam5_sents_per_s']:.0f}"),
+        ("BLEU of that output, greedy / beam 5",
+         f"{r['decode_greedy_bleu']:.1f} / {r['decode_beam5_bleu']:.1f}"),
+        ("peak RSS decoding greedy / beam 5, MB",
+         f"{r['peak_rss_mb_decode_greedy']:.0f} / {r['peak_rss_mb_decode_beam5']:.0f}"),
+    ]
+    if "decode_greedy_int8_sents_per_s" in r:
+        rows += [("--quantize int8: sentences/s greedy / beam 5",
+                  f"{r['decode_greedy_int8_sents_per_s']:.0f} / "
+                  f"{r['decode_beam5_int8_sents_per_s']:.0f}"),
+                 ("--quantize int8: BLEU greedy / beam 5",
+                  f"{r['decode_greedy_int8_bleu']:.1f} / {r['decode_beam5_int8_bleu']:.1f}")]
+    return rows
+
+
+def _other_rows(r: dict) -> list[tuple[str, str]]:
+    rows = []
+    if "translate_command_s_greedy" in r:
+        rows.append(("whole translate.py --input command, seconds, greedy / beam 5",
+                     f"{r['translate_command_s_greedy']:.1f} / "
+                     f"{r['translate_command_s_beam5']:.1f}"))
+    for s in r.get("stream", []):
+        rows.append((f"translate.py streaming {s['lines']:,} lines: peak RSS MB, seconds",
+                     f"{s['peak_rss_mb']:.0f}, {s['seconds']:.0f}"))
+    if r.get("ddp"):
+        one, two = r["ddp"]
+        rows.append(("train.py tokens/s: 1 process × 2 threads / torchrun 2 processes × 1 "
+                     "thread (gloo)", f"{one['tokens_per_s']:,.0f} / {two['tokens_per_s']:,.0f}"))
+    if "onnx_greedy_sents_per_s" in r:
+        rows += [("ONNX on onnxruntime: sentences/s greedy / beam 5",
+                  f"{r['onnx_greedy_sents_per_s']:.0f} / {r['onnx_beam5_sents_per_s']:.0f}"),
+                 ("ONNX: output identical to PyTorch's, greedy / beam 5",
+                  f"{r.get('onnx_greedy_identical', float('nan')):.1%} / "
+                  f"{r.get('onnx_beam5_identical', float('nan')):.1%}"),
+                 ("translate.py start-up + one sentence, seconds: ONNX / PyTorch",
+                  f"{r['startup_s_onnx']:.1f} / {r['startup_s_torch']:.1f}")]
+    for lv in r.get("serve", {}).get("levels", []):
+        search = "greedy" if lv["beam"] == 1 else f"beam {lv['beam']}"
+        rows.append((f"HTTP, {search}, {lv['clients']} clients: requests/s, p50 / p99 ms",
+                     f"{lv['requests_per_s']:.0f}, {lv['p50_ms']:.0f} / {lv['p99_ms']:.0f}"
+                     + (f" ({lv['failed']} failed, {lv['different']} different)"
+                        if lv["failed"] or lv["different"] else "")))
+    soak = r.get("serve", {}).get("soak")
+    if soak:
+        rows.append((f"server RSS over {soak['requests']:,} requests: after 10 % / all, MB",
+                     f"{soak['rss_mb_after_10pct']} / {soak['rss_mb_after_all']}"))
+    return rows
+
+
+def markdown(report: dict) -> str:
+    r = report
+    rows = []
+    if "train_tokens_per_s_fp32" in r:
+        rows += _train_rows(r)
+    if "decode_greedy_sents_per_s" in r:
+        rows += _decode_rows(r)
+    rows += _other_rows(r)
+    where = f"{r['cpu']} ({', '.join(r['isa'])}; torch uses {r['torch_cpu_capability']})"
+    if r.get("gpu"):
+        where = f"{r['gpu']}, host {where}"
+    params = f" ({r['parameters']:,} parameters)" if "parameters" in r else ""
+    lines = [f"{where}, {r['threads']} threads, torch {r['torch']}, {r['memory']}; model "
+             f"{r['model']}{params}", "", "| measure | value |", "|---|---:|"]
+    lines += [f"| {a} | {b} |" for a, b in rows]
+    if r.get("bleu_curve"):
+        lines += ["", "| training minutes | step | validation BLEU |", "|---:|---:|---:|"]
+        lines += [f"| {p['elapsed_s'] / 60:.1f} | {p['step']} | {p['valid_bleu']:.2f} |"
+                  for p in r["bleu_curve"]]
+    return "\n".join(lines)

@@ -1,0 +1,179 @@
+"""The HTTP API: `POST /translate`, `GET /health`, `GET /info`, the web page at `/`, and the
+OpenAPI schema at `/openapi.json` (interactive at `/docs`).
+
+Every limit is checked before any work: body size (413), sentences per request, characters per
+sentence, beam size and n-best (422, like malformed JSON and wrong types); a request that waits
+longer than the time limit gets 503 while the server goes on serving. Decoding is the same code
+as `translate.py` (`Translator.translate`), batched across requests by `Batcher`.
+"""
+
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from omegaconf import DictConfig, OmegaConf
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..translator import Translator
+from .batcher import Batcher
+
+STATIC = Path(__file__).parent / "static"
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `max_bytes` (declared or streamed) gets 413."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        too_big = JSONResponse({"detail": f"request body over {self.max_bytes} bytes"}, 413)
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return await too_big(scope, receive, send)
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooBig
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooBig:
+            await too_big(scope, receive, send)
+
+
+class _TooBig(Exception):
+    pass
+
+
+def request_model(limits: DictConfig, default_beam: int) -> type[BaseModel]:
+    """The body of POST /translate, with the server's limits in its schema."""
+
+    class TranslateRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+            {"text": ["Un homme fait du vélo.", "Il pleut."], "beam_size": 5}]})
+
+        text: list[str] = Field(min_length=1, max_length=limits.max_sentences,
+                                description="French sentences, one per item")
+        beam_size: int = Field(default_beam, ge=1, le=limits.max_beam,
+                               description="1 = greedy search")
+        n_best: int = Field(1, ge=1, le=limits.max_beam,
+                            description="hypotheses per sentence (<= beam_size)")
+        attention: bool = Field(False, description="attention weights (one sentence only)")
+
+        @model_validator(mode="after")
+        def check(self):
+            if self.n_best > self.beam_size:
+                raise ValueError(f"n_best ({self.n_best}) must be <= beam_size "
+                                 f"({self.beam_size})")
+            for i, line in enumerate(self.text):
+                if len(line) > limits.max_chars:
+                    raise ValueError(f"text[{i}] has {len(line)} characters; the limit is "
+                                     f"{limits.max_chars}")
+            if self.attention and len(self.text) != 1:
+                raise ValueError("attention weights are given for one sentence at a time")
+            return self
+
+    return TranslateRequest
+
+
+class Hypothesis(BaseModel):
+    text: str
+    score: float
+
+
+class Translation(BaseModel):
+    text: str = Field(description="the best translation")
+    score: float = Field(description="its log-probability (length-normalised in beam search)")
+    n_best: list[Hypothesis]
+
+
+class Attention(BaseModel):
+    source: list[str] = Field(description="source pieces (columns)")
+    output: list[str] = Field(description="output pieces (rows), ending with </s>")
+    weights: list[list[float]] = Field(description="rows × columns, each row sums to 1")
+
+
+class TranslateResponse(BaseModel):
+    translations: list[Translation]
+    attention: Attention | None = None
+
+
+def create_app(translator: Translator, cfg: DictConfig, info: dict) -> FastAPI:
+    """The app for `translator`; `cfg` is conf/serve.yaml (limits, batching), `info` what
+    GET /info reports about the model."""
+    limits = cfg.limits
+    Request_ = request_model(limits, translator.decode.beam_size)
+    translators: dict[tuple, Translator] = {}
+
+    def run(key: tuple, lines: list[str]):
+        beam, n_best, attention = key
+        if (beam, n_best) not in translators:
+            translators[(beam, n_best)] = translator.with_decode(beam_size=beam, n_best=n_best)
+        return translators[(beam, n_best)].translate(lines, attention=attention)
+
+    batcher = Batcher(run, cfg.batching.wait_ms, cfg.batching.max_sentences)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        batcher.close()
+
+    app = FastAPI(title="seq2seq", version="1", summary="French→English translation",
+                  description="Translate French sentences to English with a recurrent "
+                              "encoder–decoder. Concurrent requests are decoded together.",
+                  lifespan=lifespan)
+    app.state.batcher = batcher
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page():
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/health")
+    def health() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/info")
+    def model_info() -> dict:
+        return {**info, "decoding": OmegaConf.to_container(translator.decode),
+                "limits": OmegaConf.to_container(limits)}
+
+    @app.post("/translate", response_model=TranslateResponse,
+              responses={413: {"description": "body too large"},
+                         503: {"description": "over the time limit; try again"}})
+    async def translate(req: Request_) -> TranslateResponse:  # type: ignore[valid-type]
+        future = batcher.submit(req.text, (req.beam_size, req.n_best, req.attention))
+        try:
+            results = await asyncio.wait_for(asyncio.wrap_future(future), limits.timeout_s)
+        except asyncio.TimeoutError:
+            future.cancel()
+            return JSONResponse({"detail": f"not translated within {limits.timeout_s} s; "
+                                           f"the server is busy, try again"}, 503)
+        out = [Translation(text=t.text, score=t.nbest[0][1],
+                           n_best=[Hypothesis(text=x, score=s) for x, s in t.nbest])
+               for t in results]
+        attention = None
+        if req.attention and results[0].hypothesis.attention is not None:
+            t = results[0]
+            pieces = translator.vocab.tgt_pieces(t.hypothesis.tokens) + ["</s>"]
+            weights = t.hypothesis.attention[: len(pieces)]
+            attention = Attention(source=t.src_pieces, output=pieces[: len(weights)],
+                                  weights=[[round(w, 4) for w in row]
+                                           for row in weights.tolist()])
+        return TranslateResponse(translations=out, attention=attention)
+
+    return app
+

@@ -1,0 +1,63 @@
+"""`serve(args)`: load the checkpoint(s), build the app, run it on uvicorn."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+
+from ..errors import Seq2SeqError
+from ..translator import Translator
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def serve_config(overrides: list[str], host: str | None = None, port: int | None = None):
+    cfg = OmegaConf.load(CONF / "serve.yaml")
+    try:
+        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(overrides))
+    except Exception as err:  # OmegaConf's several error types
+        raise Seq2SeqError(f"--set {' '.join(overrides)}: {str(err).splitlines()[0]}")
+    if host:
+        cfg.host = host
+    if port:
+        cfg.port = port
+    return cfg
+
+
+def model_info(paths: list[str], translator: Translator, scores: str | None) -> dict:
+    from ..checkpoint import load_checkpoint
+
+    first = load_checkpoint(paths[0])
+    info = {"checkpoints": paths, "model": first["config"]["model"],
+            "parameters": sum(p.numel() for p in translator.model.parameters()),
+            "vocabulary": {"source": translator.vocab.src_size,
+                           "target": translator.vocab.tgt_size,
+                           "joint": translator.vocab.joint},
+            "validation": first.get("metrics")}
+    if scores:
+        try:
+            info["evaluation"] = json.loads(Path(scores).read_text())
+        except (OSError, ValueError) as err:
+            raise Seq2SeqError(f"--scores {scores}: not a results.json ({err})")
+    return info
+
+
+def serve(args) -> None:
+    try:
+        import uvicorn
+
+        from .app import create_app
+    except ImportError:
+        raise Seq2SeqError('serving needs its extra: pip install -e ".[serve]"')
+    cfg = serve_config(args.set, args.host, args.port)
+    torch.set_num_threads(cfg.threads)
+    decode = OmegaConf.merge(OmegaConf.load(CONF / "decode" / "greedy.yaml"),
+                             {"beam_size": args.beam_size})
+    translator = Translator.from_checkpoint(args.checkpoint, decode, cfg.device)
+    app = create_app(translator, cfg, model_info(args.checkpoint, translator, args.scores))
+    print(f"serving on http://{cfg.host}:{cfg.port}/ (API docs at /docs); Ctrl-C stops",
+          flush=True)
+    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning")

@@ -1,0 +1,154 @@
+"""Two CPU processes under torchrun (gloo): the same result as one process on the same global
+batches, only rank 0 writes, checkpoints move between rank counts, Ctrl-C and a dying rank stop
+every process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from seq2seq.checkpoint import load_checkpoint
+
+from .conftest import ROOT, TINY
+
+TRAIN = str(ROOT / "scripts" / "train.py")
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+COMMON = TINY + ["train.batch_tokens=300", "train.threads=1", "train.max_minutes=0",
+                 "model.dropout=0", "train.precision=fp32", "train.valid_every=4",
+                 "train.patience=0", "train.keep_checkpoints=0"]
+
+
+def two_ranks(run: Path, extra: list[str], env: dict, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([*TORCHRUN, TRAIN, *COMMON, *extra, f"hydra.run.dir={run}"],
+                          env=env, capture_output=True, text=True, cwd=ROOT, timeout=300, **kw)
+
+
+def one_process(run: Path, extra: list[str], env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, TRAIN, *COMMON, "train.accumulate=2", *extra,
+                           f"hydra.run.dir={run}"], env=env, capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+
+
+def weights(run: Path) -> dict:
+    return load_checkpoint(run / "checkpoints" / "last.pt")["model"]
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
+
+
+def test_two_ranks_train_like_one_process_and_resume_in_one(script_env, tmp_path):
+    ddp = two_ranks(tmp_path / "ddp", ["train.max_steps=8"], script_env)
+    assert ddp.returncode == 0, ddp.stderr
+    assert "2 ranks (gloo, cpu); each step: 2 batches of 300 tokens" in ddp.stdout
+    single = one_process(tmp_path / "single", ["train.max_steps=8"], script_env)
+    assert single.returncode == 0, single.stderr
+    assert_same_weights(weights(tmp_path / "ddp"), weights(tmp_path / "single"))
+    a = [json.loads(x) for x in (tmp_path / "ddp/metrics.jsonl").read_text().splitlines()]
+    b = [json.loads(x) for x in (tmp_path / "single/metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in a] == [r["step"] for r in b] == [4, 8]
+    assert a[-1]["train_loss"] == pytest.approx(b[-1]["train_loss"], rel=1e-4)
+    # only rank 0 wrote: the run dir holds one set of files, and nothing landed elsewhere
+    files = sorted(str(p.relative_to(tmp_path / "ddp")) for p in (tmp_path / "ddp").rglob("*")
+                   if p.is_file() and ".hydra" not in p.parts)
+    assert files == ["checkpoints/best.pt", "checkpoints/last.pt", "curves.png",
+                     "metrics.jsonl", "result.json", "train.log"]
+    assert not (ROOT / "checkpoints").exists()
+    # the 2-rank checkpoint continues in one process as the 2-rank run would have
+    resumed = one_process(tmp_path / "resumed", [
+        "train.max_steps=12", f"train.resume={tmp_path / 'ddp/checkpoints/last.pt'}"],
+        script_env)
+    assert resumed.returncode == 0, resumed.stderr
+    longer = two_ranks(tmp_path / "ddp12", ["train.max_steps=12"], script_env)
+    assert longer.returncode == 0, longer.stderr
+    assert_same_weights(weights(tmp_path / "resumed"), weights(tmp_path / "ddp12"))
+
+
+def start_two_ranks(run: Path, env: dict) -> subprocess.Popen:
+    return subprocess.Popen([*TORCHRUN, TRAIN, *COMMON, "train.max_steps=100000",
+                             "train.valid_every=10", "train.dist_timeout_minutes=1",
+                             f"hydra.run.dir={run}"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True)
+
+
+def wait_for_validation(run: Path, proc: subprocess.Popen, timeout=240) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if (run / "metrics.jsonl").exists():
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    raise AssertionError("no validation")
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def workers(pgid: int) -> dict[int, int]:
+    """{rank: pid} of the training processes in the process group."""
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) != pgid:
+                continue
+            env = (entry / "environ").read_bytes().split(b"\0")
+        except (ProcessLookupError, PermissionError, FileNotFoundError):
+            continue
+        rank = [e for e in env if e.startswith(b"RANK=")]
+        if rank and b"train.py" in (entry / "cmdline").read_bytes():
+            out[int(rank[0][5:])] = int(entry.name)
+    return out
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_ctrl_c_to_the_torchrun_group_stops_every_rank(script_env, tmp_path):
+    run = tmp_path / "run"
+    proc = start_two_ranks(run, script_env)
+    wait_for_validation(run, proc)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert "Traceback" not in out
+    assert f"train.resume={run / 'checkpoints' / 'last.pt'}" in out
+    assert out.count("stopped: interrupted") == 1  # rank 0 alone reports and saves
+    last = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert last["train_state"]["loop"]["step"] >= 10
+    assert proc.returncode == 130, err
+    deadline = time.time() + 30
+    while group_alive(proc.pid) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not group_alive(proc.pid), "a process was left behind"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_a_rank_that_dies_stops_the_others(script_env, tmp_path):
+    run = tmp_path / "run"
+    proc = start_two_ranks(run, script_env)
+    wait_for_validation(run, proc)
+    ranks = workers(proc.pid)
+    assert set(ranks) == {0, 1}
+    os.kill(ranks[1], signal.SIGKILL)
+    start = time.time()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert time.time() - start < 90
+    deadline = time.time() + 30
+    while group_alive(proc.pid) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not group_alive(proc.pid), "a process was left behind"
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["train_state"]["loop"]["step"] >= 10

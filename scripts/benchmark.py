@@ -30,6 +30,8 @@ def main() -> None:
     p.add_argument("--train-run", help="a training run dir: its BLEU-against-time curve")
     p.add_argument("--stream-lines", default="10000,100000",
                    help="comma-separated line counts to stream through translate.py")
+    p.add_argument("--prepare-pairs", default="1000000,5000000",
+                   help="comma-separated sizes of the synthetic corpora to prepare")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--only", help=f"comma-separated sections of {', '.join(SECTIONS)}")
     p.add_argument("--out", default="outputs/benchmark", help="folder for the JSON and table")
@@ -47,8 +49,9 @@ def main() -> None:
             data = [] if any(o.startswith("data=") for o in args.overrides) else ["data=multi30k"]
             cfg = compose(config_name="train", overrides=data + args.overrides)
         lines = [int(x) for x in args.stream_lines.split(",") if x] if not args.quick else [1000]
+        sizes = [20000] if args.quick else [int(x) for x in args.prepare_pairs.split(",") if x]
         report = run_benchmark(cfg, args.quick, args.checkpoint, lines, args.train_run,
-                               args.device, sections, data + args.overrides)
+                               args.device, sections, data + args.overrides, sizes)
         report.pop("_hyps", None)
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .vocab import BOS, EOS, PAD
@@ -55,36 +56,48 @@ def pack(seqs: Sequence[Sequence[int]]) -> dict:
 
 
 class PairDataset:
-    """Packed (see `pack`) source and target ids, truncated to `max_len` pieces per side."""
+    """Packed (see `pack`) source and target ids, truncated to `max_len` pieces per side.
+
+    The ids may be torch tensors or numpy arrays, memory-mapped ones included: only the
+    per-pair starts and lengths are held in memory (12 bytes a side per pair), and `collate`
+    reads the pieces of just the pairs of its batch.
+    """
 
     def __init__(self, src: dict, tgt: dict, max_len: int):
-        self.src_ids, self.tgt_ids = src["ids"], tgt["ids"]
-        src_lens = (src["offsets"][1:] - src["offsets"][:-1]).clamp(max=max_len)
-        tgt_lens = (tgt["offsets"][1:] - tgt["offsets"][:-1]).clamp(max=max_len)
-        self._sizes = torch.maximum(src_lens, tgt_lens + 1).tolist()
-        # plain lists: collate runs every training step and indexes them per pair
-        self.src_spans = list(zip(src["offsets"][:-1].tolist(), src_lens.tolist()))
-        self.tgt_spans = list(zip(tgt["offsets"][:-1].tolist(), tgt_lens.tolist()))
+        self.src_ids, self.tgt_ids = _numpy(src["ids"]), _numpy(tgt["ids"])
+        self.src_start, self.src_len = _spans(src["offsets"], max_len)
+        self.tgt_start, self.tgt_len = _spans(tgt["offsets"], max_len)
+        self._sizes = np.maximum(self.src_len, self.tgt_len + 1)
 
     def __len__(self) -> int:
         return len(self._sizes)
 
     def sizes(self) -> list[int]:
         """Padded cost of each pair in a batch: its longer side, target counted with BOS/EOS."""
-        return self._sizes
+        return self._sizes.tolist()
 
     @staticmethod
-    def _ids(ids: torch.Tensor, span: tuple[int, int]) -> list[int]:
-        start, length = span
-        return ids[start: start + length].tolist()
+    def _ids(ids: np.ndarray, starts: np.ndarray, lens: np.ndarray, idx) -> list[list[int]]:
+        return [ids[a: a + n].tolist() for a, n in zip(starts[idx].tolist(), lens[idx].tolist())]
 
     def collate(self, indices: Sequence[int]) -> Batch:
-        src_ids = [self._ids(self.src_ids, self.src_spans[i]) for i in indices]
-        tgt_ids = [self._ids(self.tgt_ids, self.tgt_spans[i]) for i in indices]
+        idx = np.asarray(indices, dtype=np.int64)
+        src_ids = self._ids(self.src_ids, self.src_start, self.src_len, idx)
+        tgt_ids = self._ids(self.tgt_ids, self.tgt_start, self.tgt_len, idx)
         src, src_lens = pad(src_ids)
         tgt_in, _ = pad([[BOS] + t for t in tgt_ids])
         tgt_out, _ = pad([t + [EOS] for t in tgt_ids])
         return Batch(src, src_lens, tgt_in, tgt_out, int((tgt_out != PAD).sum()))
+
+
+def _numpy(a) -> np.ndarray:
+    return a.numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+
+
+def _spans(offsets, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Starts (int64) and lengths cut to `max_len` (int32) of each sequence."""
+    off = _numpy(offsets).astype(np.int64, copy=False)
+    return np.array(off[:-1]), np.minimum(np.diff(off), max_len).astype(np.int32)
 
 
 Group = tuple[int, int, float]  # indices [start, end) of one corpus, and its sampling weight
@@ -108,6 +121,7 @@ class TokenBatchSampler:
         self.shuffle = shuffle
         self.pool = pool
         self.groups = list(groups) if groups else [(0, len(self.sizes), 1.0)]
+        self._last: tuple[int, list[list[int]]] | None = None  # the last epoch asked for
 
     def epoch_indices(self, rng: random.Random) -> list[int]:
         """Every index of the epoch (repeated by its corpus's weight), not yet shuffled."""
@@ -120,6 +134,11 @@ class TokenBatchSampler:
         return order
 
     def batches(self, epoch: int) -> list[list[int]]:
+        if self._last is None or self._last[0] != epoch:
+            self._last = (epoch, self._batches(epoch))
+        return self._last[1]
+
+    def _batches(self, epoch: int) -> list[list[int]]:
         rng = random.Random(self.seed * 1_000_003 + epoch)
         order = self.epoch_indices(rng)
         if self.shuffle:

@@ -49,6 +49,14 @@ class Dist:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return int(t.item())
 
+    def sum(self, values: list[float]) -> list[float]:
+        """Element-wise sums over every rank (e.g. the training loss of each rank's share)."""
+        if not self.active:
+            return values
+        t = torch.tensor(values, dtype=torch.float64, device=self._device())
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        return t.tolist()
+
     def broadcast(self, obj):
         """Rank 0's `obj` on every rank (a small picklable value: a decision, a metrics row)."""
         if not self.active:

@@ -52,6 +52,8 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
         with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
             compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
     except Exception as err:  # Hydra's and OmegaConf's many error types
+        if "requires --multirun" in str(err):  # a sweep set up by a config (hydra.mode): Hydra's
+            return
         hint = ""
         options = [ln.strip() for ln in str(err).splitlines()
                    if ln.startswith("\t") and "=" not in ln]

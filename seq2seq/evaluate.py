@@ -16,15 +16,19 @@ from .corpora import read_lines
 from .errors import Seq2SeqError
 from .metrics import score_all
 from .prepare import load_splits
+from .testsets import load_testset
 from .text import normalize
 from .translator import Translator
 
 
 def test_sets(cfg: DictConfig) -> dict[str, tuple[list[str], list[str]]]:
-    """{name: (French lines, English references)}: the data config's test splits, plus the
-    optional `src=FILE ref=FILE` pair."""
+    """{name: (French lines, English references)}: the data config's test splits, sacreBLEU's
+    test sets named in `testsets`, and the optional `src=FILE ref=FILE` pair."""
     sets = {name: ([f for f, _ in pairs], [e for _, e in pairs])
             for name, pairs in load_splits(cfg.data, list(cfg.data.test_splits)).items()}
+    for name in cfg.testsets or []:
+        src, refs = load_testset(str(name))
+        sets[f"sacrebleu.{name}"] = (src, [normalize(r, cfg.data.normalize) for r in refs])
     if (cfg.src is None) != (cfg.ref is None):
         raise Seq2SeqError("give both src=FILE and ref=FILE, or neither")
     if cfg.src is not None:

@@ -1,18 +1,22 @@
 """Corpora → normalised, filtered, split sentence pairs → SentencePiece → encoded, cached data.
 
 Split names are `<corpus>.<split>`: `multi30k.train|val|test_2016_flickr|test_2017_flickr|
-test_2017_mscoco` and `tatoeba.train|dev|test`. The prepared data lives in
-`<cache_dir>/prepared/<name>-<key>/data.pt`, where the key hashes every setting that changes it.
+test_2017_mscoco`, `tatoeba.train|dev|test`, and `files.<name>` for the user's validation and
+test corpora (`data.files`, see `sources.py`). The prepared data lives in
+`<cache_dir>/prepared/<name>-<key>/` (meta.pt and memory-mapped training arrays, see
+`building.py`), where the key hashes every setting and input file that changes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,13 +24,15 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from . import corpora
-from .data import pack
+from .building import build, load_train_arrays
 from .errors import Seq2SeqError
+from .sources import check_source, iter_pairs, resolve
 from .splits import split_groups
 from .text import keep_pair, normalize
-from .vocab import Vocab, train_sentencepiece
+from .vocab import Vocab
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
+META = "meta.pt"  # vocabulary, validation data, sizes; training arrays lie beside it
 CORPORA = ("multi30k", "tatoeba")
 SPLITS = {
     "multi30k": ("train",) + corpora.MULTI30K_SPLITS[1:],
@@ -36,18 +42,39 @@ SPLITS = {
 Pairs = list[tuple[str, str]]  # (French, English)
 
 
+def file_sources(cfg: DictConfig, part: str) -> list:
+    """The user's corpora of `data.files.<part>` (train, valid or test); none without files."""
+    files = cfg.get("files") or {}
+    return list(files.get(part) or [])
+
+
 def check_data_config(cfg: DictConfig) -> None:
     """Fail early, in one line, on a data config that names unknown corpora or splits."""
+    train_files = [s.name for s in file_sources(cfg, "train")]
     unknown = [c for c in cfg.corpora if c not in CORPORA]
-    if unknown or not cfg.corpora:
-        raise Seq2SeqError(f"data.corpora={list(cfg.corpora)}: choose from {list(CORPORA)}")
+    if unknown or not (cfg.corpora or train_files):
+        raise Seq2SeqError(f"data.corpora={list(cfg.corpora)}: choose from {list(CORPORA)}, "
+                           f"or name training files in data.files.train")
+    for part in ("train", "valid", "test"):
+        for i, spec in enumerate(file_sources(cfg, part)):
+            check_source(spec, f"data.files.{part}[{i}]")
+    clash = set(train_files) & set(CORPORA) or {n for n in train_files if train_files.count(n) > 1}
+    if clash:
+        raise Seq2SeqError(f"data.files.train: the name {sorted(clash)[0]} is taken; give each "
+                           f"corpus its own name")
+    held_files = {f"files.{s.name}" for p in ("valid", "test") for s in file_sources(cfg, p)}
     for name in list(cfg.valid_splits) + list(cfg.test_splits):
         corpus, _, split = name.partition(".")
-        if split not in SPLITS.get(corpus, ()):
+        if name not in held_files and split not in SPLITS.get(corpus, ()):
             known = [f"{c}.{s}" for c in CORPORA for s in SPLITS[c] if s != "train"]
-            raise Seq2SeqError(f"unknown split '{name}' in data config; known: {known}")
+            raise Seq2SeqError(f"unknown split '{name}' in data config; known: "
+                               f"{known + sorted(held_files)}")
+    if not cfg.valid_splits:
+        raise Seq2SeqError("data.valid_splits is empty; training needs a validation split")
     if cfg.spm.model_type not in ("bpe", "unigram"):
         raise Seq2SeqError(f"data.spm.model_type={cfg.spm.model_type}: choose bpe or unigram")
+    if cfg.get("tsv_bad_lines", "error") not in ("error", "skip"):
+        raise Seq2SeqError(f"data.tsv_bad_lines={cfg.tsv_bad_lines}: choose error or skip")
 
 
 def data_root(cfg: DictConfig) -> Path:
@@ -77,10 +104,17 @@ def _normalized_pairs(cfg: DictConfig, corpus: str) -> dict[str, Pairs]:
 
 
 def load_splits(cfg: DictConfig, names: list[str]) -> dict[str, Pairs]:
-    """Normalised pairs of the named splits (`corpus.split`); "<corpus>.train" is filtered."""
+    """Normalised pairs of the named splits (`corpus.split`, or `files.<name>` for a validation
+    or test corpus of the user's); "<corpus>.train" is filtered. Read whole: for the small
+    built-in corpora and held-out sets (training files stream, see `building.py`)."""
     check_data_config(cfg)
     out: dict[str, Pairs] = {}
-    for corpus in dict.fromkeys(n.partition(".")[0] for n in names):
+    specs = {f"files.{s.name}": s for p in ("valid", "test") for s in file_sources(cfg, p)}
+    for name in names:
+        if name in specs:
+            out[name] = [(normalize(f, cfg.normalize), normalize(e, cfg.normalize))
+                         for f, e in iter_pairs(specs[name], cfg.get("tsv_bad_lines", "error"))]
+    for corpus in dict.fromkeys(n.partition(".")[0] for n in names if n not in specs):
         splits = _normalized_pairs(cfg, corpus)
         for name in names:
             c, _, split = name.partition(".")
@@ -111,10 +145,11 @@ def train_groups(cfg: DictConfig, prep: Prepared) -> list[tuple[int, int, float]
     """(start, end, weight) of each training corpus in the prepared data, for the sampler;
     weights come from `data.weights` (1 where not given)."""
     weights = dict(cfg.get("weights") or {})
+    names = list(cfg.corpora) + [s.name for s in file_sources(cfg, "train")]
     for name, w in weights.items():
-        if name not in cfg.corpora:
+        if name not in names:
             raise Seq2SeqError(f"data.weights.{name}: not a training corpus of data={cfg.name} "
-                               f"({list(cfg.corpora)})")
+                               f"({names})")
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not w > 0:
             raise Seq2SeqError(f"data.weights.{name}={w}: must be a positive number")
     groups, start = [], 0
@@ -126,75 +161,93 @@ def train_groups(cfg: DictConfig, prep: Prepared) -> list[tuple[int, int, float]
 
 def cache_key(cfg: DictConfig) -> str:
     """Hash of everything that changes the prepared data (not paths or URLs)."""
+    keys = ("corpora", "normalize", "filter", "tatoeba_split", "valid_splits", "test_splits",
+            "spm", "files", "dedupe", "drop_leaks", "tsv_bad_lines")
     relevant = {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k])
-                else cfg[k] for k in ("corpora", "normalize", "filter", "tatoeba_split",
-                                      "valid_splits", "test_splits", "spm")}
+                else cfg[k] for k in keys if k in cfg}
     relevant["format"] = FORMAT_VERSION
     root = data_root(cfg)
-    relevant["files"] = sorted(
+    relevant["corpus_files"] = sorted(
         (str(p.relative_to(root)), p.stat().st_size)
         for c in cfg.corpora for p in (root / c).glob("*.gz")) if root.exists() else []
+    relevant["user_files"] = sorted(  # the user's files: where, how large, when changed
+        (str(path), path.stat().st_size, path.stat().st_mtime_ns)
+        for part in ("train", "valid", "test") for spec in file_sources(cfg, part)
+        for key in ("src", "tgt", "tsv") if spec.get(key)
+        for path in [resolve(spec[key])] if path.exists())
     blob = json.dumps(relevant, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def _encode(vocab: Vocab, pairs: Pairs) -> dict:
-    return {"src": pack(vocab.encode_src([f for f, _ in pairs])),
-            "tgt": pack(vocab.encode_tgt([e for _, e in pairs]))}
-
-
-def _build(cfg: DictConfig, threads: int, log) -> dict:
-    train_names = [f"{c}.train" for c in cfg.corpora]
-    names = train_names + list(cfg.valid_splits) + list(cfg.test_splits)
-    splits = load_splits(cfg, list(dict.fromkeys(names)))
-    train = [p for n in train_names for p in splits[n]]
-    valid = [p for n in cfg.valid_splits for p in splits[n]]
-    for name, pairs in splits.items():
+def _build(cfg: DictConfig, folder: Path, threads: int, log) -> dict:
+    held_names = list(dict.fromkeys(list(cfg.valid_splits) + list(cfg.test_splits)))
+    builtin = load_splits(cfg, [f"{c}.train" for c in cfg.corpora] + held_names)
+    for name, pairs in builtin.items():
         if not pairs:
             raise Seq2SeqError(f"split {name} is empty after filtering; loosen data.filter "
                                f"or check the corpus files in {data_root(cfg)}")
-    log(f"fitting SentencePiece ({cfg.spm.model_type}, {cfg.spm.vocab_size} pieces, "
-        f"{'joint' if cfg.spm.joint else 'separate'}) on {len(train)} training pairs")
-    if cfg.spm.joint:
-        vocab = Vocab(train_sentencepiece([x for p in train for x in p], cfg.spm, threads))
-    else:
-        vocab = Vocab(train_sentencepiece([f for f, _ in train], cfg.spm, threads),
-                      train_sentencepiece([e for _, e in train], cfg.spm, threads))
-    valid_enc = _encode(vocab, valid)
-    valid_enc["src_text"] = [f for f, _ in valid]
-    valid_enc["tgt_text"] = [e for _, e in valid]
-    sizes = {n: len(p) for n, p in splits.items()}
-    train_enc = _encode(vocab, train)
-    train_enc["corpora"] = [[n.partition(".")[0], len(splits[n])] for n in train_names]
-    return {"format": FORMAT_VERSION, "vocab": vocab.to_dict(), "train": train_enc,
-            "valid": valid_enc, "sizes": sizes,
-            "config": OmegaConf.to_container(cfg, resolve=True)}
+    held = {n: builtin[n] for n in held_names}
+    train_builtin = {c: builtin[f"{c}.train"] for c in cfg.corpora}
+    train_names = list(cfg.corpora) + [s.name for s in file_sources(cfg, "train")]
+    return build(cfg, folder, held, train_names, train_builtin, threads, log)
+
+
+@contextlib.contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` (created if missing) between processes on this machine: two
+    runs that need the same prepared data build it once."""
+    import fcntl
+
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def prepare(cfg: DictConfig, threads: int = 1, force: bool = False, log=print) -> Prepared:
-    """Prepared data for `cfg` (the `data` config group): from the cache, or built and cached."""
+    """Prepared data for `cfg` (the `data` config group): from the cache, or built and cached.
+
+    Built in a temporary folder beside its final place and renamed into place when complete, so
+    a crash leaves nothing half-built; concurrent runs wait for one another (a file lock) and
+    the later ones reuse what the first built.
+    """
     check_data_config(cfg)
     cache = Path(os.path.expanduser(cfg.cache_dir)) / "prepared"
     folder = cache / f"{cfg.name}-{cache_key(cfg)}"
-    file = folder / "data.pt"
-    reused = file.exists() and not force
-    if not reused:
-        start = time.perf_counter()
-        blob = _build(cfg, threads, log)
-        tmp = None
-        try:
-            cache.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(dir=cache, prefix=f".{folder.name}."))
-            torch.save(blob, tmp / "data.pt")
-            (tmp / "sizes.json").write_text(json.dumps(blob["sizes"], indent=2) + "\n")
-            shutil.rmtree(folder, ignore_errors=True)
-            os.replace(tmp, folder)
-        except OSError as err:
-            if tmp is not None:
-                shutil.rmtree(tmp, ignore_errors=True)
-            raise Seq2SeqError(f"cannot write prepared data under {cache} ({err.strerror}); "
-                               f"set data.cache_dir or SEQ2SEQ_CACHE to a writable folder")
-        log(f"prepared {folder} in {time.perf_counter() - start:.1f}s")
-    blob = torch.load(file, weights_only=True)
-    return Prepared(folder, Vocab.from_dict(blob["vocab"]), blob["train"], blob["valid"],
-                    blob["sizes"], reused)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise Seq2SeqError(f"cannot write prepared data under {cache} ({err.strerror}); "
+                           f"set data.cache_dir or SEQ2SEQ_CACHE to a writable folder")
+    with _lock(cache / f".{folder.name}.lock"):
+        reused = (folder / META).exists() and not force
+        if not reused:
+            _build_into(cfg, cache, folder, threads, log)
+    meta = torch.load(folder / META, weights_only=True)
+    train = {**load_train_arrays(folder), "corpora": meta["train_corpora"]}
+    return Prepared(folder, Vocab.from_dict(meta["vocab"]), train, meta["valid"],
+                    meta["sizes"], reused)
+
+
+def _build_into(cfg: DictConfig, cache: Path, folder: Path, threads: int, log) -> None:
+    start = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(dir=cache, prefix=f".{folder.name}."))
+    try:
+        meta = _build(cfg, tmp, threads, log)
+        meta["format"] = FORMAT_VERSION
+        torch.save(meta, tmp / META)
+        (tmp / "sizes.json").write_text(json.dumps(
+            {"sizes": meta["sizes"], "corpora": meta["stats"], "seconds": meta["seconds"]},
+            indent=2) + "\n")
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise Seq2SeqError(f"cannot write prepared data under {cache} ({err.strerror}); "
+                           f"set data.cache_dir or SEQ2SEQ_CACHE to a writable folder")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log(f"prepared {folder} in {time.perf_counter() - start:.1f}s")

@@ -36,10 +36,15 @@ class SweepSummary(Callback):
             return
         rows.sort(key=lambda r: -(r["valid_bleu"] if r["valid_bleu"] is not None and
                                   math.isfinite(r["valid_bleu"]) else -math.inf))
+        common = set.intersection(*(set(r["overrides"]) for r in rows)) if len(rows) > 1 else set()
+        for r in rows:  # what this job set differently from the others
+            r["varied"] = [o for o in r["overrides"] if o not in common]
         (sweep / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
-        lines = [f"# Sweep {sweep}", "", "| valid BLEU | overrides | run dir |", "|---:|---|---|"]
+        lines = [f"# Sweep {sweep}", "", "| valid BLEU | settings | run dir |", "|---:|---|---|"]
         for r in rows:
             bleu = f"{r['valid_bleu']:.2f}" if r["valid_bleu"] is not None else r["status"]
-            lines.append(f"| {bleu} | {' '.join(r['overrides'])} | {Path(r['run_dir']).name} |")
+            lines.append(f"| {bleu} | {' '.join(r['varied'])} | {Path(r['run_dir']).name} |")
+        if common:
+            lines += ["", f"Every job: {' '.join(sorted(common))}"]
         (sweep / "summary.md").write_text("\n".join(lines) + "\n")
         print("\n".join(lines))

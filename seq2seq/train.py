@@ -236,10 +236,7 @@ def setup(cfg: DictConfig, run_dir: Path, log) -> Run:
     if not dist.main:
         log = _quiet
     torch.set_num_threads(tcfg.threads)
-    prep = prepare(cfg.data, threads=tcfg.threads, log=log) if dist.main else None
-    dist.barrier()  # rank 0 builds the cache; the other ranks then read it
-    if prep is None:
-        prep = prepare(cfg.data, threads=tcfg.threads, log=log)
+    prep = prepare(cfg.data, threads=tcfg.threads, log=log)  # one rank builds, the rest wait
     vocab = prep.vocab
     resume = load_checkpoint(tcfg.resume) if tcfg.resume else None
     if resume is not None and resume["vocab"] != vocab.to_dict():
@@ -344,6 +341,7 @@ def run_validation(run: Run, window: dict, final: bool, bar) -> dict:
     and tell the plateau schedule and early stopping; every rank gets the same decisions."""
     st = run.st
     run.rng_states = run.dist.gather(torch.get_rng_state())
+    loss_sum, loss_tokens = run.dist.sum([st["train_loss_sum"], st["train_tokens"]])
     row = None
     if run.dist.main:
         speed = window["tokens"] / max(time.perf_counter() - window["start"], 1e-9)
@@ -353,7 +351,7 @@ def run_validation(run: Run, window: dict, final: bool, bar) -> dict:
         row = {"step": st["step"], "epoch": st["epoch"] + st["batch"] / len(
                    run.sampler.batches(st["epoch"])),
                "elapsed_s": round(st["elapsed"], 1),
-               "train_loss": st["train_loss_sum"] / max(st["train_tokens"], 1),
+               "train_loss": loss_sum / max(loss_tokens, 1),  # over every rank's batches
                **v, "lr": run.optimizer.param_groups[0]["lr"], "tokens_per_s": round(speed, 1)}
     row = run.dist.broadcast(row)
     st["train_loss_sum"], st["train_tokens"] = 0.0, 0
@@ -429,13 +427,19 @@ class _BadSteps:
         self.pending = []
 
 
-def _progress(run: Run) -> float:
-    """Share of the training budget used (steps or minutes, whichever is further), the same on
-    every rank (rank clocks differ, so the largest is taken)."""
-    t, st = run.tcfg, run.st
-    done = max(st["step"] / t.max_steps if t.max_steps else 0.0,
-               st["elapsed"] / (60 * t.max_minutes) if t.max_minutes else 0.0)
+def _time_progress(run: Run) -> float:
+    """Share of the time budget used, the same on every rank (their clocks differ, so the
+    largest is taken: one tiny collective, at check steps only)."""
+    t = run.tcfg
+    done = run.st["elapsed"] / (60 * t.max_minutes) if t.max_minutes else 0.0
     return run.dist.max(round(done * 1e6)) / 1e6
+
+
+def _progress(run: Run, time_progress: float) -> float:
+    """Share of the training budget used: steps (exact on every rank) or minutes, whichever is
+    further."""
+    t = run.tcfg
+    return max(run.st["step"] / t.max_steps if t.max_steps else 0.0, time_progress)
 
 
 def _stop_reason(run: Run, signalled: bool, check_now: bool) -> str | None:
@@ -465,7 +469,7 @@ def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
                disable=None if dist.main else True)
     check_every = t.log_every if run.device == "cuda" or dist.active else 1  # each waits for all
     bad, window = _BadSteps(run, bar), {"tokens": 0, "start": time.perf_counter()}
-    pending_loss, last, stop_reason, progress = [], {}, None, _progress(run)
+    pending_loss, last, stop_reason, time_done = [], {}, None, _time_progress(run)
     run_start, base_elapsed = time.perf_counter(), st["elapsed"]
     run.loss_fn.train()
     with _StopFlag() as stop:
@@ -476,7 +480,7 @@ def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
                                           t.accumulate)
                 micro = [run.train_data.collate(b).to(run.device, non_blocking=True)
                          for b in step_batches]
-                lr = run.schedule.set(st["step"], progress)
+                lr = run.schedule.set(st["step"], _progress(run, time_done))
                 loss_sum, skipped = train_step(run.loss_fn, run.optimizer, micro, t,
                                                run.precision, run.scaler)
                 st["step"] += 1
@@ -499,7 +503,7 @@ def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
                 check_now = not dist.active or st["step"] % check_every == 0
                 stop_reason = _stop_reason(run, stop.set, check_now)
                 if check_now:
-                    progress = _progress(run)
+                    time_done = _time_progress(run)
                 if stop_reason:
                     break
             if st["batch"] + run.batches_per_step > len(batches):

@@ -93,6 +93,8 @@ def make_cfg(toy_root, tmp_path):
             extra = [o for o in TINY if name != "prepare_data" or o.startswith("data")]
             if name == "train":
                 extra += TINY_TRAIN
+            if any(o.startswith("data=") for o in overrides):  # the caller picks the data
+                extra = [o for o in extra if not o.startswith("data=")]
         return compose_config(name, toy_root, tmp_path / "cache", extra + list(overrides))
     return make
 

@@ -4,6 +4,7 @@ every process."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -42,8 +43,11 @@ def weights(run: Path) -> dict:
 
 
 def assert_same_weights(a: dict, b: dict) -> None:
+    """Equal up to float noise: MKL's rounding differs between processes, and Adam turns it
+    into differences of a small fraction of one step (lr 0.005) on near-zero gradients; other
+    batches, or gradients not averaged, move weights by whole steps (about 0.04 after 8)."""
     for key in a:
-        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-3)
 
 
 def test_two_ranks_train_like_one_process_and_resume_in_one(script_env, tmp_path):
@@ -56,7 +60,7 @@ def test_two_ranks_train_like_one_process_and_resume_in_one(script_env, tmp_path
     a = [json.loads(x) for x in (tmp_path / "ddp/metrics.jsonl").read_text().splitlines()]
     b = [json.loads(x) for x in (tmp_path / "single/metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in a] == [r["step"] for r in b] == [4, 8]
-    assert a[-1]["train_loss"] == pytest.approx(b[-1]["train_loss"], rel=1e-4)
+    assert a[-1]["train_loss"] == pytest.approx(b[-1]["train_loss"], rel=1e-3)
     # only rank 0 wrote: the run dir holds one set of files, and nothing landed elsewhere
     files = sorted(str(p.relative_to(tmp_path / "ddp")) for p in (tmp_path / "ddp").rglob("*")
                    if p.is_file() and ".hydra" not in p.parts)
@@ -73,11 +77,27 @@ def test_two_ranks_train_like_one_process_and_resume_in_one(script_env, tmp_path
     assert_same_weights(weights(tmp_path / "resumed"), weights(tmp_path / "ddp12"))
 
 
-def start_two_ranks(run: Path, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([*TORCHRUN, TRAIN, *COMMON, "train.max_steps=100000",
+@pytest.fixture
+def launched():
+    """Start torchrun runs; whatever a failing test leaves running is killed afterwards."""
+    procs: list[subprocess.Popen] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        for pid in getattr(proc, "ranks", {}).values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def start_two_ranks(run: Path, env: dict, launched: list) -> subprocess.Popen:
+    launched.append(subprocess.Popen([*TORCHRUN, TRAIN, *COMMON, "train.max_steps=100000",
                              "train.valid_every=10", "train.dist_timeout_minutes=1",
                              f"hydra.run.dir={run}"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            start_new_session=True))
+    return launched[-1]
 
 
 def wait_for_validation(run: Path, proc: subprocess.Popen, timeout=240) -> None:
@@ -90,37 +110,52 @@ def wait_for_validation(run: Path, proc: subprocess.Popen, timeout=240) -> None:
     raise AssertionError("no validation")
 
 
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-
-
-def workers(pgid: int) -> dict[int, int]:
-    """{rank: pid} of the training processes in the process group."""
-    out = {}
+def workers(launcher: int) -> dict[int, int]:
+    """{rank: pid} of the training processes started by the torchrun process `launcher`."""
+    parent = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                parent[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+    out = {}
+    for pid in parent:
+        p = pid
+        while p in parent and p != launcher and p > 1:
+            p = parent[p]
+        if p != launcher or pid == launcher:
             continue
         try:
-            if os.getpgid(int(entry.name)) != pgid:
-                continue
-            env = (entry / "environ").read_bytes().split(b"\0")
-        except (ProcessLookupError, PermissionError, FileNotFoundError):
+            env = (Path("/proc") / str(pid) / "environ").read_bytes().split(b"\0")
+            cmd = (Path("/proc") / str(pid) / "cmdline").read_bytes()
+        except (FileNotFoundError, ProcessLookupError):
             continue
         rank = [e for e in env if e.startswith(b"RANK=")]
-        if rank and b"train.py" in (entry / "cmdline").read_bytes():
-            out[int(rank[0][5:])] = int(entry.name)
+        if rank and b"train.py" in cmd:
+            out[int(rank[0][5:])] = pid
     return out
 
 
+def alive(pids) -> bool:
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+            if "Z" not in (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1][:3]:
+                return True
+        except (ProcessLookupError, FileNotFoundError):
+            continue
+    return False
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
-def test_ctrl_c_to_the_torchrun_group_stops_every_rank(script_env, tmp_path):
+def test_ctrl_c_to_the_torchrun_group_stops_every_rank(script_env, tmp_path, launched):
     run = tmp_path / "run"
-    proc = start_two_ranks(run, script_env)
+    proc = start_two_ranks(run, script_env, launched)
     wait_for_validation(run, proc)
+    ranks = proc.ranks = workers(proc.pid)
+    assert set(ranks) == {0, 1}
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert "Traceback" not in out
@@ -128,19 +163,20 @@ def test_ctrl_c_to_the_torchrun_group_stops_every_rank(script_env, tmp_path):
     assert out.count("stopped: interrupted") == 1  # rank 0 alone reports and saves
     last = load_checkpoint(run / "checkpoints" / "last.pt")
     assert last["train_state"]["loop"]["step"] >= 10
-    assert proc.returncode == 130, err
+    # the ranks exit 130; torchrun reports its own interruption with status 1
+    assert proc.returncode != 0
     deadline = time.time() + 30
-    while group_alive(proc.pid) and time.time() < deadline:
+    while alive(ranks.values()) and time.time() < deadline:
         time.sleep(0.2)
-    assert not group_alive(proc.pid), "a process was left behind"
+    assert not alive(ranks.values()), "a process was left behind"
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
-def test_a_rank_that_dies_stops_the_others(script_env, tmp_path):
+def test_a_rank_that_dies_stops_the_others(script_env, tmp_path, launched):
     run = tmp_path / "run"
-    proc = start_two_ranks(run, script_env)
+    proc = start_two_ranks(run, script_env, launched)
     wait_for_validation(run, proc)
-    ranks = workers(proc.pid)
+    ranks = proc.ranks = workers(proc.pid)
     assert set(ranks) == {0, 1}
     os.kill(ranks[1], signal.SIGKILL)
     start = time.time()
@@ -148,7 +184,7 @@ def test_a_rank_that_dies_stops_the_others(script_env, tmp_path):
     assert proc.returncode != 0
     assert time.time() - start < 90
     deadline = time.time() + 30
-    while group_alive(proc.pid) and time.time() < deadline:
+    while alive(ranks.values()) and time.time() < deadline:
         time.sleep(0.2)
-    assert not group_alive(proc.pid), "a process was left behind"
+    assert not alive(ranks.values()), "a process was left behind"
     assert load_checkpoint(run / "checkpoints" / "last.pt")["train_state"]["loop"]["step"] >= 10

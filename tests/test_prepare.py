@@ -1,8 +1,8 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
-import torch
 from omegaconf import open_dict
 
 from seq2seq.errors import Seq2SeqError
@@ -26,7 +26,7 @@ def test_prepare_each_data_config(make_cfg, data):
     assert prep.vocab.src_size <= 300
     again = prepare(cfg.data, log=quiet)
     assert again.reused and again.path == prep.path
-    assert torch.equal(again.train["src"]["ids"], prep.train["src"]["ids"])
+    assert np.array_equal(again.train["src"]["ids"], prep.train["src"]["ids"])
 
 
 def test_changed_setting_rebuilds(make_cfg):
@@ -81,8 +81,8 @@ def test_mismatched_corpus_files(make_cfg, tmp_path):
     cfg.data.root = str(root)
     with pytest.raises(Seq2SeqError, match=r"val.fr.gz has 2 lines but .*val.en.gz has 1"):
         prepare(cfg.data, log=quiet)
-    assert not (tmp_path / "cache" / "prepared").exists() or \
-        not list((tmp_path / "cache" / "prepared").iterdir())
+    prepared = tmp_path / "cache" / "prepared"  # no folder left, complete or not (a lock file
+    assert not prepared.exists() or not [p for p in prepared.iterdir() if p.is_dir()]  # may)
 
 
 def run_script(args, env):

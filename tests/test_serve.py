@@ -106,16 +106,16 @@ def test_bad_requests_get_their_4xx_and_the_server_goes_on(client, name, request
     assert ok.status_code == 200 and ok.json()["translations"][0]["text"]
 
 
-def test_over_the_time_limit_is_503_and_the_server_goes_on(trained):
+def test_over_the_time_limit_is_503_and_the_server_goes_on(trained, monkeypatch):
     translator = make_translator(trained)
-    real = translator.translate
+    real = Translator.translate
 
-    def slow(lines, **kw):
+    def slow(self, lines, **kw):
         if any("lent" in x for x in lines):
             time.sleep(1.0)
-        return real(lines, **kw)
+        return real(self, lines, **kw)
 
-    translator.translate = slow
+    monkeypatch.setattr(Translator, "translate", slow)
     cfg = serve_config(["limits.timeout_s=0.3"])
     with TestClient(create_app(translator, cfg, {})) as client:
         r = client.post("/translate", json={"text": ["Un chat lent ."]})

@@ -74,6 +74,16 @@ def _other_rows(r: dict) -> list[tuple[str, str]]:
                      f"{lv['requests_per_s']:.0f}, {lv['p50_ms']:.0f} / {lv['p99_ms']:.0f}"
                      + (f" ({lv['failed']} failed, {lv['different']} different)"
                         if lv["failed"] or lv["different"] else "")))
+    for p in r.get("prepare", []):
+        n = f"{p['pairs']:,} pairs"
+        rows += [(f"prepare {n}: pairs/s without / with the SentencePiece fit",
+                  f"{p['pairs_per_s_without_vocabulary']:,} / {p['pairs_per_s_total']:,}"),
+                 (f"prepare {n}: peak RSS MB, seconds (read+filter, fit, encode)",
+                  f"{p['prepare_peak_rss_mb']:,}, {p['phase_s']['read_filter']:.0f} + "
+                  f"{p['phase_s']['vocabulary']:.0f} + {p['phase_s']['encode']:.0f}"),
+                 (f"train on {n}: seconds to the first step (command), peak RSS MB "
+                  f"(Multi30k: {p['multi30k_train_peak_rss_mb']:,})",
+                  f"{p['train_first_step_s']:.1f}, {p['train_peak_rss_mb']:,}")]
     soak = r.get("serve", {}).get("soak")
     if soak:
         rows.append((f"server RSS over {soak['requests']:,} requests: after 10 % / all, MB",

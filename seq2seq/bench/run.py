@@ -5,7 +5,9 @@ allocator, page faults, system CPU, MFU, what precision=auto picks), `decode` (s
 BLEU on test_2016_flickr, greedy / beam 5, plain and int8), `commands` (whole translate.py
 commands, streaming RSS), `ddp` (2 processes under torchrun beside 1), `onnx` (the export on
 onnxruntime: speed, start-up, agreement with PyTorch), `serve` (HTTP load: requests/s and
-latency at 1, 8 and 32 clients), `curve` (validation BLEU against minutes of a training run).
+latency at 1, 8 and 32 clients), `curve` (validation BLEU against minutes of a training run),
+`prepare` (a synthetic corpus of millions of pairs: preparation speed and memory, time to the
+first training step).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from .commands import (
     translate_command,
 )
 
-SECTIONS = ("train", "decode", "commands", "ddp", "onnx", "serve", "curve")
+SECTIONS = ("train", "decode", "commands", "ddp", "onnx", "serve", "curve", "prepare")
 
 
 def machine_info(threads: int, device: str) -> dict:
@@ -42,7 +44,8 @@ def machine_info(threads: int, device: str) -> dict:
 
 def run_benchmark(cfg: DictConfig, quick: bool, checkpoint: str | None, stream_lines: list[int],
                   train_run: str | None, device: str = "cpu", sections=SECTIONS,
-                  overrides: list[str] = (), log=print) -> dict:
+                  overrides: list[str] = (), prepare_pairs: list[int] = (),
+                  log=print) -> dict:
     """`overrides`: the Hydra overrides that made `cfg`, for the commands run under torchrun."""
     threads = cfg.train.threads
     container = OmegaConf.to_container(cfg, resolve=True)
@@ -81,6 +84,14 @@ def run_benchmark(cfg: DictConfig, quick: bool, checkpoint: str | None, stream_l
         log("serving load ...")
         report["serve"] = serve_load(checkpoint, [f for f, _ in pairs[:limit]], threads,
                                      quick, log)
+    if "prepare" in sections and prepare_pairs:
+        from .prepare_scale import prepare_scale
+
+        log("preparing synthetic corpora ...")
+        both = load_splits(OmegaConf.merge(cfg.data, {"corpora": ["multi30k", "tatoeba"]}),
+                           ["multi30k.train", "tatoeba.train"])
+        report["prepare"] = prepare_scale(both["multi30k.train"] + both["tatoeba.train"],
+                                          prepare_pairs, threads, log, list(overrides))
     if "curve" in sections and train_run:
         rows = [json.loads(x) for x in (Path(train_run) / "metrics.jsonl").read_text()
                 .splitlines()]

@@ -97,6 +97,8 @@ class OnnxTranslator:
         self.bos, self.eos = self.settings["special"]["bos"], self.settings["special"]["eos"]
         self.state_names = ["h", "c"] if self.settings["lstm"] else ["h"]
         self.warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
+        # inputs a design does not use (no attention: memory, keys, mask) are not in its graph
+        self.step_inputs = {i.name for i in self.step.get_inputs()}
 
     # -- the two graphs -------------------------------------------------------------------
 
@@ -114,7 +116,7 @@ class OnnxTranslator:
                  **{n: a[n] for n in self.state_names}}
         if "feed" in a:
             feeds["feed"] = a["feed"]
-        outs = self.step.run(None, feeds)
+        outs = self.step.run(None, {k: v for k, v in feeds.items() if k in self.step_inputs})
         new = dict(a)
         new.update(zip(self.state_names, outs[2: 2 + len(self.state_names)]))
         if "feed" in a:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -81,8 +82,11 @@ def test_kill_9_at_random_moments_keeps_checkpoints_loadable(script_env, tmp_pat
             steps[name] = load_checkpoint(ckpts / name)["train_state"]["loop"]["step"]
         logged = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
         assert steps["last.pt"] >= max(logged) - 3
+        kept = [p for p in ckpts.iterdir() if re.fullmatch(r"step-\d{7}\.pt", p.name)]
+        for path in kept:  # the step checkpoints kept for averaging load too
+            load_checkpoint(path)
         assert not [p for p in ckpts.iterdir() if p.name not in ("best.pt", "last.pt")
-                    and not p.name.endswith(".tmp")]
+                    and p not in kept and not p.name.endswith(".tmp")]
         resume = [f"train.resume={ckpts / 'last.pt'}"]
 
 

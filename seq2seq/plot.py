@@ -41,7 +41,13 @@ def plot_curves(rows: list[dict], path: Path) -> None:
     ax_loss.plot(steps, [r["valid_loss"] for r in rows], label="validation", marker=".")
     ax_loss.set_ylabel("loss per target token")
     ax_loss.legend()
-    ax_bleu.plot(steps, [r["valid_bleu"] for r in rows], color="tab:green", marker=".")
+    ax_bleu.plot(steps, [r["valid_bleu"] for r in rows], color="tab:green", marker=".",
+                 label="all validation sets")
+    for name in rows[-1].get("valid_bleu_sets", {}):  # one line per set when there are several
+        per_set = [r.get("valid_bleu_sets", {}).get(name, float("nan")) for r in rows]
+        ax_bleu.plot(steps, per_set, ls="--", marker=".", label=name)
+    if "valid_bleu_sets" in rows[-1]:
+        ax_bleu.legend()
     ax_bleu.set_ylabel("validation BLEU")
     for ax in (ax_loss, ax_bleu):
         ax.set_xlabel("step")

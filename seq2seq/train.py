@@ -167,8 +167,10 @@ def train_step(loss_fn: torch.nn.Module, optimizer: torch.optim.Optimizer, batch
 
 @torch.no_grad()
 def validate(model: Seq2Seq, data: PairDataset, batches: list[list[int]], translator: Translator,
-             src_text: list[str], refs: list[str], device: str, precision: str) -> dict:
-    """Validation loss per token and greedy (or configured) BLEU on the validation split."""
+             src_text: list[str], refs: list[str], device: str, precision: str,
+             splits: list[tuple[str, int]] = ()) -> dict:
+    """Validation loss per token and greedy (or configured) BLEU on the validation splits
+    together; with several `splits` ((name, pairs), in order), the BLEU of each too."""
     model.eval()
     total, tokens = 0.0, 0
     for idx in batches:
@@ -179,7 +181,13 @@ def validate(model: Seq2Seq, data: PairDataset, batches: list[list[int]], transl
         tokens += batch.n_tokens
     hyps = translator.translate_text(src_text)
     model.train()
-    return {"valid_loss": total / max(tokens, 1), "valid_bleu": bleu(hyps, refs)}
+    row = {"valid_loss": total / max(tokens, 1), "valid_bleu": bleu(hyps, refs)}
+    if len(splits) > 1:
+        start, row["valid_bleu_sets"] = 0, {}
+        for name, n in splits:
+            row["valid_bleu_sets"][name] = bleu(hyps[start:start + n], refs[start:start + n])
+            start += n
+    return row
 
 
 def new_loop_state() -> dict:
@@ -347,7 +355,7 @@ def run_validation(run: Run, window: dict, final: bool, bar) -> dict:
         speed = window["tokens"] / max(time.perf_counter() - window["start"], 1e-9)
         v = validate(run.model, run.valid_data, run.valid_batches, run.translator,
                      run.prep.valid["src_text"], run.prep.valid["tgt_text"], run.device,
-                     run.precision)
+                     run.precision, [(n, run.prep.sizes[n]) for n in run.cfg.data.valid_splits])
         row = {"step": st["step"], "epoch": st["epoch"] + st["batch"] / len(
                    run.sampler.batches(st["epoch"])),
                "elapsed_s": round(st["elapsed"], 1),
@@ -373,10 +381,15 @@ def run_validation(run: Run, window: dict, final: bool, bar) -> dict:
         if run.tcfg.keep_checkpoints:
             _keep_step_checkpoint(run, row)
         bar.write(f"step {st['step']}: valid loss {row['valid_loss']:.3f}, BLEU "
-                  f"{row['valid_bleu']:.2f} (best {st['best_bleu']:.2f} at {st['best_step']}), "
-                  f"{row['tokens_per_s']:.0f} tok/s")
+                  f"{row['valid_bleu']:.2f}{_per_set(row)} (best {st['best_bleu']:.2f} at "
+                  f"{st['best_step']}), {row['tokens_per_s']:.0f} tok/s")
     window["tokens"], window["start"] = 0, time.perf_counter()
     return row
+
+
+def _per_set(row: dict) -> str:
+    sets = row.get("valid_bleu_sets")
+    return " [" + ", ".join(f"{k} {v:.2f}" for k, v in sets.items()) + "]" if sets else ""
 
 
 def _keep_step_checkpoint(run: Run, row: dict) -> None:

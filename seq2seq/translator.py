@@ -110,13 +110,7 @@ class Translator:
         pieces are filled in only with `attention`.
         """
         texts = [normalize(line, self.normalize_cfg) for line in lines]
-        ids = self.vocab.encode_src(texts)
-        limit = self.decode.max_src_len
-        for i, x in enumerate(ids):
-            if len(x) > limit:
-                self.warn(f"line {first_line + i}: {len(x)} pieces, truncated to {limit} "
-                          f"(decode.max_src_len)")
-                ids[i] = x[:limit]
+        ids = self.vocab.encode_input(texts, self.decode.max_src_len, self.warn, first_line)
         out: list[Translation | None] = [None] * len(lines)
         todo = sorted((i for i in range(len(lines)) if ids[i]), key=lambda i: len(ids[i]))
         for i in range(len(lines)):

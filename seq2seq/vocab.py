@@ -75,6 +75,18 @@ class Vocab:
     def encode_src(self, lines: Sequence[str]) -> list[list[int]]:
         return self.src.encode(list(lines))
 
+    def encode_input(self, texts: Sequence[str], limit: int, warn,
+                     first_line: int = 1) -> list[list[int]]:
+        """Source ids of normalised input `texts` for decoding, each cut to `limit` pieces with a
+        warning naming its line (`first_line` is the number of texts[0])."""
+        ids = self.encode_src(texts)
+        for i, x in enumerate(ids):
+            if len(x) > limit:
+                warn(f"line {first_line + i}: {len(x)} pieces, truncated to {limit} "
+                     f"(decode.max_src_len)")
+                ids[i] = x[:limit]
+        return ids
+
     def encode_tgt(self, lines: Sequence[str]) -> list[list[int]]:
         return self.tgt.encode(list(lines))
 

@@ -149,13 +149,19 @@ def alive(pids) -> bool:
     return False
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
-def test_ctrl_c_to_the_torchrun_group_stops_every_rank(script_env, tmp_path, launched):
-    run = tmp_path / "run"
-    proc = start_two_ranks(run, script_env, launched)
+def two_ranks_validated(run: Path, env: dict, launched: list) -> tuple:
+    """A 2-rank torchrun training that has validated once, and its {rank: pid}."""
+    proc = start_two_ranks(run, env, launched)
     wait_for_validation(run, proc)
     ranks = proc.ranks = workers(proc.pid)
     assert set(ranks) == {0, 1}
+    return proc, ranks
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_ctrl_c_to_the_torchrun_group_stops_every_rank(script_env, tmp_path, launched):
+    run = tmp_path / "run"
+    proc, ranks = two_ranks_validated(run, script_env, launched)
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert "Traceback" not in out
@@ -174,10 +180,7 @@ def test_ctrl_c_to_the_torchrun_group_stops_every_rank(script_env, tmp_path, lau
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 def test_a_rank_that_dies_stops_the_others(script_env, tmp_path, launched):
     run = tmp_path / "run"
-    proc = start_two_ranks(run, script_env, launched)
-    wait_for_validation(run, proc)
-    ranks = proc.ranks = workers(proc.pid)
-    assert set(ranks) == {0, 1}
+    proc, ranks = two_ranks_validated(run, script_env, launched)
     os.kill(ranks[1], signal.SIGKILL)
     start = time.time()
     out, err = proc.communicate(timeout=120)

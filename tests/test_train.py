@@ -28,6 +28,15 @@ def test_training_writes_checkpoints_and_metrics(make_cfg, tmp_path, precision):
         assert load_checkpoint(tmp_path / "run" / "checkpoints" / name)["model"]
 
 
+def test_several_validation_sets_are_scored_together_and_each(make_cfg, tmp_path):
+    cfg = make_cfg("train", ["data=mixed", "train.max_steps=10", "train.valid_every=10"])
+    train(cfg, tmp_path, log=quiet)
+    row = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    assert set(row["valid_bleu_sets"]) == {"multi30k.val", "tatoeba.dev"}
+    assert all(0 <= b <= 100 for b in row["valid_bleu_sets"].values())
+    assert (tmp_path / "curves.png").stat().st_size > 0
+
+
 @pytest.mark.parametrize("model", ["gru_attention", "gru_bahdanau"])
 def test_resume_reproduces_an_uninterrupted_run(make_cfg, tmp_path, model):
     # budget decays over max_steps, which differs between the runs: a budget-free schedule

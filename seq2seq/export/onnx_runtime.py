@@ -219,13 +219,7 @@ class OnnxTranslator:
         if attention:
             raise Seq2SeqError("attention plots need the PyTorch path; drop --onnx")
         texts = [normalize(line, self.normalize_cfg) for line in lines]
-        ids = self.vocab.encode_src(texts)
-        limit = self.decode.max_src_len
-        for i, x in enumerate(ids):
-            if len(x) > limit:
-                self.warn(f"line {first_line + i}: {len(x)} pieces, truncated to {limit} "
-                          f"(decode.max_src_len)")
-                ids[i] = x[:limit]
+        ids = self.vocab.encode_input(texts, self.decode.max_src_len, self.warn, first_line)
         out: list = [OnnxTranslation("", [("", 0.0)]) if not x else None for x in ids]
         by_length: dict[int, list[int]] = {}
         for i, x in enumerate(ids):

@@ -50,7 +50,7 @@ def results_table(results: list[dict], labels: dict[str, str] | None = None) -> 
         for name, s in r["sets"].items():
             row["sets"].setdefault(name, {})[r["beam_size"]] = s
     sets = list(dict.fromkeys(n for r in rows.values() for n in r["sets"]))
-    head = " | ".join(f"{s.split('.')[-1]} BLEU greedy / beam 5 (chrF)" for s in sets)
+    head = " | ".join(f"{s}: BLEU greedy / beam 5 (chrF)" for s in sets)
     lines = [f"| recipe | model, data | minutes | parameters | {head} |",
              "|---|---|---:|---:|" + "---|" * len(sets)]
     signature = None

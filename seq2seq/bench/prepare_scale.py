@@ -79,14 +79,16 @@ def prepare_scale(pairs: list[tuple[str, str]], sizes: list[int], threads: int, 
                                   f"hydra.run.dir={folder / 'prep'}"], env)
         cache = Path(env["SEQ2SEQ_CACHE"]) / "prepared"
         meta = json.loads(next(cache.glob("synthetic-*/sizes.json")).read_text())
-        for p in cache.glob("synthetic-*"):
-            p.rename(p.with_name(f"done-{n}-{p.name}"))  # keep, but out of the next size's way
         t = meta["seconds"]
         start_s, _ = _measured(train_cmd + over + common + [
             "train.max_steps=1", f"hydra.run.dir={folder / 'first'}"], env)
         _, train_rss = _measured(train_cmd + over + common + [
             "train.max_steps=30", "train.valid_every=30", f"hydra.run.dir={folder / 'run'}"],
             env)
+        if len(list(cache.glob("synthetic-*"))) != 1:
+            raise RuntimeError("training prepared the corpus again instead of reusing it")
+        for p in cache.glob("synthetic-*"):
+            p.rename(p.with_name(f"done-{n}-{p.name}"))  # keep, but out of the next size's way
         out.append({"pairs": n, "kept": meta["sizes"]["files.synthetic"],
                     "prepare_s": round(seconds, 1), "phase_s": t,
                     "pairs_per_s_without_vocabulary": round(n / max(t["total"] - t["vocabulary"],

@@ -17,8 +17,10 @@ built-in corpora the result is exactly what reading everything into memory gives
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import itertools
+import multiprocessing
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +33,7 @@ from tqdm import tqdm
 from .errors import Seq2SeqError
 from .sources import iter_pairs
 from .text import keep_pair, normalize
-from .vocab import Vocab, train_sentencepiece
+from .vocab import Vocab, load_spm, train_sentencepiece
 
 CHUNK = 50_000  # pairs encoded at once
 Pairs = list[tuple[str, str]]
@@ -149,35 +151,68 @@ def fit_vocab(cfg: DictConfig, spool: Spool, threads: int, log) -> Vocab:
 
 def encode_spool(vocab: Vocab, spool: Spool, folder: Path, threads: int) -> None:
     """train.{src,tgt}.ids.bin (int32 pieces, all sentences back to back) and
-    train.{src,tgt}.offsets.bin (int64, n + 1 values) from the spool, a chunk at a time."""
+    train.{src,tgt}.offsets.bin (int64, n + 1 values) from the spool, a chunk at a time, in
+    `threads` worker processes (chunks come back in order)."""
     bar = tqdm(total=spool.count, desc="encoding", unit=" pairs", unit_scale=True,
                disable=None, leave=False)
-    for side, prefix, proc in ((0, "train.src", vocab.src), (1, "train.tgt", vocab.tgt)):
-        end = 0
-        with open(folder / f"{prefix}.ids.bin", "wb") as ids_f, \
-                open(folder / f"{prefix}.offsets.bin", "wb") as off_f:
-            off_f.write(np.zeros(1, dtype=np.int64).tobytes())
-            chunk: list[str] = []
-            for line in spool.lines(side):
-                chunk.append(line)
-                if len(chunk) == CHUNK:
-                    end = _write_chunk(proc, chunk, ids_f, off_f, end, threads)
-                    bar.update(len(chunk) / 2)
-                    chunk = []
-            if chunk:
-                end = _write_chunk(proc, chunk, ids_f, off_f, end, threads)
-                bar.update(len(chunk) / 2)
+    models = ((0, "train.src", vocab.src_model), (1, "train.tgt", vocab.tgt_model or
+                                                  vocab.src_model))
+    for side, prefix, model in models:
+        chunks = _chunks(spool.lines(side))
+        if threads > 1:  # fork: the workers need only SentencePiece and numpy
+            pool = multiprocessing.get_context("fork").Pool(threads, _load_worker, (model,))
+            encoded = _in_order(pool, chunks, ahead=2 * threads)
+        else:
+            pool, proc = None, load_spm(model)
+            encoded = (_encode_chunk(c, proc) for c in chunks)
+        try:
+            end = 0
+            with open(folder / f"{prefix}.ids.bin", "wb") as ids_f, \
+                    open(folder / f"{prefix}.offsets.bin", "wb") as off_f:
+                off_f.write(np.zeros(1, dtype=np.int64).tobytes())
+                for flat, lengths in encoded:
+                    ids_f.write(flat.tobytes())
+                    off_f.write((end + np.cumsum(lengths)).tobytes())
+                    end += int(lengths.sum())
+                    bar.update(len(lengths) / 2)
+        finally:
+            if pool is not None:
+                pool.terminate()
     bar.close()
 
 
-def _write_chunk(proc, lines: list[str], ids_f, off_f, end: int, threads: int) -> int:
-    encoded = proc.encode(lines, num_threads=threads)
-    lengths = np.fromiter((len(x) for x in encoded), dtype=np.int64, count=len(encoded))
+def _in_order(pool, chunks: Iterator[list[str]], ahead: int) -> Iterator[tuple]:
+    """Encoded chunks in input order, with at most `ahead` in flight (bounded memory, unlike
+    Pool.imap, which reads its whole input)."""
+    pending: collections.deque = collections.deque()
+    for chunk in chunks:
+        pending.append(pool.apply_async(_encode_chunk, (chunk,)))
+        if len(pending) >= ahead:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
+
+
+def _chunks(lines: Iterator[str]) -> Iterator[list[str]]:
+    while chunk := list(itertools.islice(lines, CHUNK)):
+        yield chunk
+
+
+_WORKER_SPM = None  # the SentencePiece model of an encoding worker process
+
+
+def _load_worker(model: bytes) -> None:
+    global _WORKER_SPM
+    _WORKER_SPM = load_spm(model)
+
+
+def _encode_chunk(lines: list[str], proc=None) -> tuple[np.ndarray, np.ndarray]:
+    """(flat int32 ids, int64 lengths) of a chunk of sentences."""
+    encoded = (proc or _WORKER_SPM).encode(lines)
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
     flat = np.fromiter(itertools.chain.from_iterable(encoded), dtype=np.int32,
                        count=int(lengths.sum()))
-    ids_f.write(flat.tobytes())
-    off_f.write((end + np.cumsum(lengths)).astype(np.int64).tobytes())
-    return end + int(lengths.sum())
+    return flat, lengths
 
 
 def load_train_arrays(folder: Path) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -72,9 +71,9 @@ class PairDataset:
     def __len__(self) -> int:
         return len(self._sizes)
 
-    def sizes(self) -> list[int]:
+    def sizes(self) -> np.ndarray:
         """Padded cost of each pair in a batch: its longer side, target counted with BOS/EOS."""
-        return self._sizes.tolist()
+        return self._sizes
 
     @staticmethod
     def _ids(ids: np.ndarray, starts: np.ndarray, lens: np.ndarray, idx) -> list[list[int]]:
@@ -103,6 +102,34 @@ def _spans(offsets, max_len: int) -> tuple[np.ndarray, np.ndarray]:
 Group = tuple[int, int, float]  # indices [start, end) of one corpus, and its sampling weight
 
 
+class Batches(Sequence):
+    """An epoch's batches as one flat index array plus boundaries: a few bytes per pair, even
+    for millions of pairs. Items are lists of pair indices; slices are lists of those."""
+
+    def __init__(self, flat: np.ndarray, bounds: np.ndarray):
+        self.flat, self.bounds = flat, bounds  # batch k: flat[bounds[k]:bounds[k + 1]]
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        return self.flat[self.bounds[k]: self.bounds[k + 1]].tolist()
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Batches):
+            return (np.array_equal(self.flat, other.flat)
+                    and np.array_equal(self.bounds, other.bounds))
+        return list(self) == list(other)
+
+    __hash__ = None
+
+
 class TokenBatchSampler:
     """Batches whose padded size (rows x longest side) stays within `max_tokens`.
 
@@ -110,58 +137,71 @@ class TokenBatchSampler:
     (2.5: every pair twice, and a random half of them a third time) — shuffle them with
     (seed, epoch), cut them into pools of `pool` batches' worth, sort each pool by length so that
     similar lengths share a batch (little padding), cut the pool into batches, then shuffle the
-    batch order. Deterministic for a given seed and epoch; works from the lengths alone.
+    batch order. Deterministic for a given seed and epoch; works from the lengths alone, in
+    numpy arrays (no Python object per pair).
     """
 
     def __init__(self, sizes: Sequence[int], max_tokens: int, seed: int, shuffle: bool = True,
                  pool: int = 100, groups: Sequence[Group] | None = None):
-        self.sizes = list(sizes)
+        self.sizes = np.asarray(sizes, dtype=np.int64)
         self.max_tokens = max_tokens
         self.seed = seed
         self.shuffle = shuffle
         self.pool = pool
         self.groups = list(groups) if groups else [(0, len(self.sizes), 1.0)]
-        self._last: tuple[int, list[list[int]]] | None = None  # the last epoch asked for
+        self._last: tuple[int, Batches] | None = None  # the last epoch asked for
 
-    def epoch_indices(self, rng: random.Random) -> list[int]:
+    def epoch_indices(self, rng: np.random.Generator) -> np.ndarray:
         """Every index of the epoch (repeated by its corpus's weight), not yet shuffled."""
-        order: list[int] = []
+        parts = [np.zeros(0, dtype=np.int64)]
         for start, end, weight in self.groups:
             whole, part = int(weight), weight - int(weight)
-            order.extend(list(range(start, end)) * whole)
+            parts += [np.arange(start, end, dtype=np.int64)] * whole
             if part > 0:
-                order.extend(sorted(rng.sample(range(start, end), round(part * (end - start)))))
-        return order
+                picked = rng.choice(end - start, round(part * (end - start)), replace=False)
+                parts.append(np.sort(picked) + start)
+        return np.concatenate(parts)
 
-    def batches(self, epoch: int) -> list[list[int]]:
+    def batches(self, epoch: int) -> Batches:
         if self._last is None or self._last[0] != epoch:
             self._last = (epoch, self._batches(epoch))
         return self._last[1]
 
-    def _batches(self, epoch: int) -> list[list[int]]:
-        rng = random.Random(self.seed * 1_000_003 + epoch)
+    def _batches(self, epoch: int) -> Batches:
+        rng = np.random.default_rng([self.seed, epoch])
         order = self.epoch_indices(rng)
         if self.shuffle:
             rng.shuffle(order)
-        mean = sum(self.sizes) / max(len(self.sizes), 1)
+        mean = float(self.sizes.mean()) if len(self.sizes) else 0.0
         pool_len = max(1, int(self.pool * self.max_tokens / max(mean, 1)))
-        out: list[list[int]] = []
+        flat, bounds = [], [0]
         for start in range(0, len(order), pool_len):
-            chunk = sorted(order[start: start + pool_len], key=lambda i: self.sizes[i])
-            out.extend(self._cut(chunk))
+            chunk = order[start: start + pool_len]
+            chunk = chunk[np.argsort(self.sizes[chunk], kind="stable")]
+            flat.append(chunk)
+            bounds += [bounds[-1] + end for end in self._cut(self.sizes[chunk].tolist())]
+        flat_ids = np.concatenate(flat) if flat else np.zeros(0, dtype=np.int64)
+        starts, ends = np.array(bounds[:-1]), np.array(bounds[1:])
         if self.shuffle:
-            rng.shuffle(out)
-        return out
+            perm = rng.permutation(len(starts))
+            starts, ends = starts[perm], ends[perm]
+            flat_ids = (np.concatenate([flat_ids[a:b] for a, b in zip(starts, ends)])
+                        if len(starts) else flat_ids)
+        new_bounds = np.zeros(len(starts) + 1, dtype=np.int64)
+        new_bounds[1:] = np.cumsum(ends - starts)
+        return Batches(flat_ids, new_bounds)
 
-    def _cut(self, sorted_indices: list[int]) -> Iterator[list[int]]:
-        batch: list[int] = []
-        longest = 0
-        for i in sorted_indices:
-            longest_with_i = max(longest, self.sizes[i])
-            if batch and longest_with_i * (len(batch) + 1) > self.max_tokens:
-                yield batch
-                batch, longest_with_i = [], self.sizes[i]
-            batch.append(i)
-            longest = longest_with_i
-        if batch:
-            yield batch
+    def _cut(self, lens: list[int]) -> Iterator[int]:
+        """Ends of the batches of one pool, `lens` ascending: each batch takes the most pairs
+        whose padded size (count x the last, longest) fits `max_tokens`; at least one."""
+        i, n = 0, len(lens)
+        while i < n:
+            lo, hi = i + 1, n  # the largest end j with lens[j - 1] * (j - i) <= max_tokens
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if lens[mid - 1] * (mid - i) <= self.max_tokens:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            yield lo
+            i = lo

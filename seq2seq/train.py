@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .data import Batch, PairDataset, TokenBatchSampler
+from .data import Batch, Batches, PairDataset, TokenBatchSampler
 from .distributed import Dist, init_distributed
 from .errors import Seq2SeqError
 from .memory import tune_memory
@@ -216,7 +216,7 @@ class Run:
     train_data: PairDataset
     sampler: TokenBatchSampler
     valid_data: PairDataset
-    valid_batches: list[list[int]]
+    valid_batches: Batches
     translator: Translator
     ckpt_dir: Path
     metrics_file: Path

@@ -42,7 +42,7 @@ def train_sentencepiece(lines: Iterable[str], cfg: DictConfig, threads: int) -> 
     return buf.getvalue()
 
 
-def _load(model: bytes) -> spm.SentencePieceProcessor:
+def load_spm(model: bytes) -> spm.SentencePieceProcessor:
     proc = spm.SentencePieceProcessor()
     try:
         proc.LoadFromSerializedProto(model)
@@ -57,8 +57,8 @@ class Vocab:
     def __init__(self, src_model: bytes, tgt_model: bytes | None = None):
         self.src_model = src_model
         self.tgt_model = tgt_model
-        self.src = _load(src_model)
-        self.tgt = self.src if tgt_model is None else _load(tgt_model)
+        self.src = load_spm(src_model)
+        self.tgt = self.src if tgt_model is None else load_spm(tgt_model)
 
     @property
     def joint(self) -> bool:

@@ -53,7 +53,7 @@ def test_pack_round_trips_and_truncates():
     packed = pack(seqs)
     assert packed["ids"].dtype == torch.int32 and packed["offsets"].tolist() == [0, 4, 4, 5]
     data = PairDataset(packed, pack([[1], [2], [3]]), max_len=2)
-    assert data.sizes() == [2, 2, 2]
+    assert data.sizes().tolist() == [2, 2, 2]
     assert data.collate([0]).src.tolist() == [[5, 6]]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -62,15 +63,24 @@ def _measured(cmd: list[str], env: dict) -> tuple[float, float]:
 def prepare_scale(pairs: list[tuple[str, str]], sizes: list[int], threads: int, log,
                   extra: list[str] = ()) -> list[dict]:
     """`extra`: model and train overrides for the training runs (no data= ones)."""
+    scratch = Path(tempfile.mkdtemp(prefix="seq2seq-scale-"))  # corpora, caches, runs: removed
+    try:
+        return _prepare_scale(pairs, sizes, threads, log, extra, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _prepare_scale(pairs: list[tuple[str, str]], sizes: list[int], threads: int, log,
+                   extra: list[str], scratch: Path) -> list[dict]:
     out = []
-    env = {**os.environ, "SEQ2SEQ_CACHE": tempfile.mkdtemp(prefix="seq2seq-scale-cache-")}
+    env = {**os.environ, "SEQ2SEQ_CACHE": str(scratch / "cache")}
     train_cmd = [sys.executable, str(ROOT / "scripts" / "train.py")]
     common = [f"train.threads={threads}", "train.max_minutes=0", "train.keep_checkpoints=0",
               "train.precision=fp32"]
     keys = {c.split("=")[0] for c in common} | {"train.max_steps", "train.valid_every"}
     common += [o for o in extra if o.split("=")[0] not in keys and not o.startswith("data")]
     for n in sizes:
-        folder = Path(tempfile.mkdtemp(prefix=f"seq2seq-scale-{n}-"))
+        folder = scratch / f"pairs-{n}"
         log(f"  {n:,} synthetic pairs ...")
         files = synthetic_corpus(pairs, n, folder / "corpus")
         over = _overrides(files)
@@ -100,7 +110,7 @@ def prepare_scale(pairs: list[tuple[str, str]], sizes: list[int], threads: int, 
     m30k_over = ["data=multi30k"] + common
     _, m30k_rss = _measured(train_cmd + m30k_over + [
         "train.max_steps=30", "train.valid_every=30",
-        f"hydra.run.dir={tempfile.mkdtemp(prefix='seq2seq-scale-m30k-')}"],
+        f"hydra.run.dir={scratch / 'multi30k-run'}"],
         {**os.environ})
     for row in out:
         row["multi30k_train_peak_rss_mb"] = round(m30k_rss)

@@ -7,11 +7,11 @@
    are dropped, and with `data.dedupe`, repeated pairs (a set of 8-byte hashes); the kept pairs
    go to a spool file per language.
 3. SentencePiece is fitted on the spool (it samples `spm.max_sentences` sentences itself).
-4. The spool is encoded in chunks with SentencePiece's own threads, straight into flat int32
+4. The spool is encoded in chunks by `threads` worker processes, straight into flat int32
    token files plus int64 offsets (`train.{src,tgt}.{ids,offsets}.bin`), which training reads
-   memory-mapped: its memory does not grow with the corpus.
+   memory-mapped: it holds offsets and lengths per pair, not the text.
 
-Only the hash set (8 bytes and some per training pair) and one chunk are ever in memory. For the
+Only the hash set (8 bytes and some per training pair) and a few chunks are ever in memory. For the
 built-in corpora the result is exactly what reading everything into memory gives.
 """
 
@@ -24,7 +24,6 @@ import multiprocessing
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
@@ -32,7 +31,7 @@ from tqdm import tqdm
 
 from .errors import Seq2SeqError
 from .sources import iter_pairs
-from .text import keep_pair, normalize
+from .text import keep_pair, normalize_pairs, settings
 from .vocab import Vocab, load_spm, train_sentencepiece
 
 CHUNK = 50_000  # pairs encoded at once
@@ -78,11 +77,6 @@ class Spool:
             p.unlink(missing_ok=True)
 
 
-def plain(node: DictConfig) -> SimpleNamespace:
-    """A config node as a plain namespace, for per-line loops."""
-    return SimpleNamespace(**OmegaConf.to_container(node, resolve=True))
-
-
 def _source_pairs(cfg: DictConfig, name: str, builtin: dict[str, Pairs],
                   skipped: list[int]) -> Iterator[tuple[str, str]]:
     """Normalised training pairs of one training corpus, before the filters."""
@@ -90,9 +84,7 @@ def _source_pairs(cfg: DictConfig, name: str, builtin: dict[str, Pairs],
         yield from builtin[name]
         return
     spec = next(s for s in cfg.files.train if s.name == name)
-    norm = plain(cfg.normalize)  # attribute reads of a DictConfig cost microseconds per line
-    for fr, en in iter_pairs(spec, cfg.tsv_bad_lines, skipped):
-        yield normalize(fr, norm), normalize(en, norm)
+    yield from normalize_pairs(iter_pairs(spec, cfg.tsv_bad_lines, skipped), cfg.normalize)
 
 
 def spool_training_pairs(cfg: DictConfig, names: list[str], builtin: dict[str, Pairs],
@@ -100,7 +92,7 @@ def spool_training_pairs(cfg: DictConfig, names: list[str], builtin: dict[str, P
     """Stream every training corpus into `spool`; returns per-corpus counts."""
     seen: set[int] = set()
     stats = []
-    filters, drop_leaks, dedupe = plain(cfg.filter), cfg.drop_leaks, cfg.dedupe
+    filters, drop_leaks, dedupe = settings(cfg.filter), cfg.drop_leaks, cfg.dedupe
     bar = tqdm(desc="preparing", unit=" pairs", unit_scale=True, disable=None, leave=False)
     for name in names:
         counts = {"name": name, "read": 0, "kept": 0, "filtered": 0, "leaks": 0,

@@ -28,7 +28,7 @@ from .building import build, load_train_arrays
 from .errors import Seq2SeqError
 from .sources import check_source, iter_pairs, resolve
 from .splits import split_groups
-from .text import keep_pair, normalize
+from .text import keep_pair, normalize_pairs, settings
 from .vocab import Vocab
 
 FORMAT_VERSION = 4
@@ -86,7 +86,7 @@ def _normalized_pairs(cfg: DictConfig, corpus: str) -> dict[str, Pairs]:
     root = data_root(cfg)
 
     def norm(pairs):
-        return [(normalize(f, cfg.normalize), normalize(e, cfg.normalize)) for f, e in pairs]
+        return list(normalize_pairs(pairs, cfg.normalize))
 
     if corpus == "multi30k":
         out = {}
@@ -112,15 +112,16 @@ def load_splits(cfg: DictConfig, names: list[str]) -> dict[str, Pairs]:
     specs = {f"files.{s.name}": s for p in ("valid", "test") for s in file_sources(cfg, p)}
     for name in names:
         if name in specs:
-            out[name] = [(normalize(f, cfg.normalize), normalize(e, cfg.normalize))
-                         for f, e in iter_pairs(specs[name], cfg.get("tsv_bad_lines", "error"))]
+            out[name] = list(normalize_pairs(
+                iter_pairs(specs[name], cfg.get("tsv_bad_lines", "error")), cfg.normalize))
+    filters = settings(cfg.filter)
     for corpus in dict.fromkeys(n.partition(".")[0] for n in names if n not in specs):
         splits = _normalized_pairs(cfg, corpus)
         for name in names:
             c, _, split = name.partition(".")
             if c == corpus:
                 pairs = splits[split]
-                out[name] = [p for p in pairs if keep_pair(*p, cfg.filter)] \
+                out[name] = [p for p in pairs if keep_pair(*p, filters)] \
                     if split == "train" else pairs
     return out
 
@@ -141,11 +142,16 @@ class Prepared:
     reused: bool  # True when read from the cache
 
 
+def training_corpora(cfg: DictConfig) -> list[str]:
+    """Names of the training corpora, in the order their pairs lie in the prepared data."""
+    return list(cfg.corpora) + [s.name for s in file_sources(cfg, "train")]
+
+
 def train_groups(cfg: DictConfig, prep: Prepared) -> list[tuple[int, int, float]]:
     """(start, end, weight) of each training corpus in the prepared data, for the sampler;
     weights come from `data.weights` (1 where not given)."""
     weights = dict(cfg.get("weights") or {})
-    names = list(cfg.corpora) + [s.name for s in file_sources(cfg, "train")]
+    names = training_corpora(cfg)
     for name, w in weights.items():
         if name not in names:
             raise Seq2SeqError(f"data.weights.{name}: not a training corpus of data={cfg.name} "
@@ -188,8 +194,7 @@ def _build(cfg: DictConfig, folder: Path, threads: int, log) -> dict:
                                f"or check the corpus files in {data_root(cfg)}")
     held = {n: builtin[n] for n in held_names}
     train_builtin = {c: builtin[f"{c}.train"] for c in cfg.corpora}
-    train_names = list(cfg.corpora) + [s.name for s in file_sources(cfg, "train")]
-    return build(cfg, folder, held, train_names, train_builtin, threads, log)
+    return build(cfg, folder, held, training_corpora(cfg), train_builtin, threads, log)
 
 
 @contextlib.contextmanager

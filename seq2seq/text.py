@@ -4,12 +4,30 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator
+from types import SimpleNamespace
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 # Control characters (Unicode category Cc) that are not whitespace: NUL, BEL, ESC, DEL, C1 codes.
 # Whitespace controls (tab, newlines, \x1c-\x1f, \x85) are left to whitespace collapsing.
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+
+
+def settings(node) -> SimpleNamespace:
+    """A config node (or dict) as a plain namespace: `normalize` and `keep_pair` run per line,
+    and each attribute read of a DictConfig costs microseconds."""
+    if isinstance(node, SimpleNamespace):
+        return node
+    return SimpleNamespace(**(OmegaConf.to_container(node, resolve=True)
+                              if OmegaConf.is_config(node) else dict(node)))
+
+
+def normalize_pairs(pairs: Iterable[tuple[str, str]], cfg) -> Iterator[tuple[str, str]]:
+    """`normalize` on both sides of each pair, `cfg` being `data.normalize`."""
+    s = settings(cfg)
+    for fr, en in pairs:
+        yield normalize(fr, s), normalize(en, s)
 
 
 def normalize(text: str, cfg: DictConfig) -> str:

@@ -18,7 +18,7 @@ from .ensemble import Ensemble, average_checkpoints, check_same_vocabulary
 from .errors import Seq2SeqError
 from .model import Seq2Seq, build_model
 from .search import Hypothesis, beam_search, greedy, max_lengths
-from .text import normalize
+from .text import normalize, settings
 from .vocab import Vocab
 
 
@@ -53,7 +53,8 @@ class Translator:
             raise Seq2SeqError(f"beam size {decode.beam_size} and n-best {decode.n_best}: need "
                                f"beam_size >= 1 and 1 <= n_best <= beam_size")
         self.model = model.to(device).eval()
-        self.vocab, self.decode, self.normalize_cfg = vocab, decode, normalize_cfg
+        self.vocab, self.decode = vocab, decode
+        self.normalize_cfg = settings(normalize_cfg)  # read per line: a plain namespace
         self.device = device
         self.warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
 

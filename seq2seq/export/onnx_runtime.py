@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from ..errors import Seq2SeqError
-from ..text import normalize
+from ..text import normalize, settings
 from ..vocab import Vocab
 
 FORMAT = "seq2seq-onnx"
@@ -93,7 +93,7 @@ class OnnxTranslator:
         tgt_model = (folder / "target.model").read_bytes()
         self.vocab = Vocab(src_model, None if tgt_model == src_model else tgt_model)
         self.decode = decode
-        self.normalize_cfg = OmegaConf.create(self.settings["normalize"])
+        self.normalize_cfg = settings(self.settings["normalize"])
         self.bos, self.eos = self.settings["special"]["bos"], self.settings["special"]["eos"]
         self.state_names = ["h", "c"] if self.settings["lstm"] else ["h"]
         self.warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))

@@ -30,6 +30,11 @@ def normalize_pairs(pairs: Iterable[tuple[str, str]], cfg) -> Iterator[tuple[str
         yield normalize(fr, s), normalize(en, s)
 
 
+def one_line(text: str) -> str:
+    """Output pieces may decode to line breaks (byte fallback); they would break line counts."""
+    return " ".join(text.splitlines()) if ("\n" in text or "\r" in text) else text
+
+
 def normalize(text: str, cfg: DictConfig) -> str:
     """Unicode normal form and whitespace: `cfg` is `data.normalize`."""
     if cfg.unicode != "none":

@@ -18,13 +18,8 @@ from .ensemble import Ensemble, average_checkpoints, check_same_vocabulary
 from .errors import Seq2SeqError
 from .model import Seq2Seq, build_model
 from .search import Hypothesis, beam_search, greedy, max_lengths
-from .text import normalize, settings
+from .text import normalize, one_line, settings
 from .vocab import Vocab
-
-
-def one_line(text: str) -> str:
-    """Output pieces may decode to line breaks (byte fallback); they would break line counts."""
-    return " ".join(text.splitlines()) if ("\n" in text or "\r" in text) else text
 
 
 @dataclass

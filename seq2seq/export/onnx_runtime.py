@@ -18,7 +18,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from ..errors import Seq2SeqError
-from ..text import normalize, settings
+from ..text import normalize, one_line, settings
 from ..vocab import Vocab
 
 FORMAT = "seq2seq-onnx"
@@ -231,11 +231,12 @@ class OnnxTranslator:
             for start in range(0, len(members), per_batch):
                 chunk = members[start: start + per_batch]
                 src = np.array([ids[i] for i in chunk], dtype=np.int64)
-                for i, hyps in zip(chunk, search(src)):
-                    texts_out = [" ".join(t.splitlines()) for t in
-                                 self.vocab.decode_tgt([h for h, _ in hyps])]
-                    out[i] = OnnxTranslation(texts_out[0],
-                                             list(zip(texts_out, [s for _, s in hyps])))
+                results = search(src)  # n-best (tokens, score) per sentence
+                texts_out = [one_line(t) for t in self.vocab.decode_tgt(
+                    [h for hyps in results for h, _ in hyps])]  # one decode call per batch
+                for i, hyps in zip(chunk, results):
+                    mine, texts_out = texts_out[: len(hyps)], texts_out[len(hyps):]
+                    out[i] = OnnxTranslation(mine[0], list(zip(mine, [s for _, s in hyps])))
         return out
 
     def translate_text(self, lines: Sequence[str]) -> list[str]:

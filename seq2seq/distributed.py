@@ -41,13 +41,14 @@ class Dist:
         see exactly the batches one process would see with N times the accumulation."""
         return batches[self.rank * accumulate: (self.rank + 1) * accumulate]
 
-    def max(self, value: int) -> int:
-        """The largest of every rank's `value`, on every rank (e.g. "Ctrl-C reached one")."""
+    def max(self, values: list[int]) -> list[int]:
+        """Element-wise largest of every rank's `values`, on every rank (e.g. "Ctrl-C reached
+        one")."""
         if not self.active:
-            return value
-        t = torch.tensor([value], dtype=torch.int64, device=self._device())
+            return values
+        t = torch.tensor(values, dtype=torch.int64, device=self._device())
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return int(t.item())
+        return t.tolist()
 
     def sum(self, values: list[float]) -> list[float]:
         """Element-wise sums over every rank (e.g. the training loss of each rank's share)."""

@@ -440,12 +440,22 @@ class _BadSteps:
         self.pending = []
 
 
-def _time_progress(run: Run) -> float:
-    """Share of the time budget used, the same on every rank (their clocks differ, so the
-    largest is taken: one tiny collective, at check steps only)."""
-    t = run.tcfg
-    done = run.st["elapsed"] / (60 * t.max_minutes) if t.max_minutes else 0.0
-    return run.dist.max(round(done * 1e6)) / 1e6
+@dataclass
+class _Clock:
+    """What only a rank's own clock and signals know, pooled over every rank (the largest of
+    each) in one tiny collective, at check steps only."""
+
+    signalled: bool = False  # Ctrl-C / SIGTERM reached some rank
+    out_of_time: bool = False  # some rank's clock has passed max_minutes
+    time_progress: float = 0.0  # share of the time budget used, by the furthest clock
+
+
+def _pooled_clock(run: Run, signalled: bool) -> _Clock:
+    t, elapsed = run.tcfg, run.st["elapsed"]
+    done = elapsed / (60 * t.max_minutes) if t.max_minutes else 0.0
+    out_of_time = bool(t.max_minutes) and elapsed >= 60 * t.max_minutes
+    pooled = run.dist.max([int(signalled), int(out_of_time), round(done * 1e6)])
+    return _Clock(bool(pooled[0]), bool(pooled[1]), pooled[2] / 1e6)
 
 
 def _progress(run: Run, time_progress: float) -> float:
@@ -455,10 +465,10 @@ def _progress(run: Run, time_progress: float) -> float:
     return max(run.st["step"] / t.max_steps if t.max_steps else 0.0, time_progress)
 
 
-def _stop_reason(run: Run, signalled: bool, check_now: bool) -> str | None:
+def _stop_reason(run: Run, clock: _Clock, check_now: bool) -> str | None:
     """Why to stop after this step, if at all — the same answer on every rank. Steps and
-    validations are alike on all ranks; a signal or the clock are per rank, so they are pooled
-    (one tiny collective) at `check_now` steps only."""
+    validations are alike on all ranks; a signal or the clock are per rank, so they come pooled
+    (`clock`) and count at `check_now` steps only."""
     t, st = run.tcfg, run.st
     if t.patience and st["bad_validations"] >= t.patience:
         return f"no better validation BLEU for {t.patience} validations"
@@ -466,9 +476,9 @@ def _stop_reason(run: Run, signalled: bool, check_now: bool) -> str | None:
         return f"reached max_steps={t.max_steps}"
     if not check_now:
         return None
-    out_of_time = bool(t.max_minutes) and st["elapsed"] >= 60 * t.max_minutes
-    pooled = run.dist.max(2 if signalled else 1 if out_of_time else 0)
-    return {2: "interrupted", 1: f"reached max_minutes={t.max_minutes}"}.get(pooled)
+    if clock.signalled:
+        return "interrupted"
+    return f"reached max_minutes={t.max_minutes}" if clock.out_of_time else None
 
 
 def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
@@ -482,7 +492,7 @@ def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
                disable=None if dist.main else True)
     check_every = t.log_every if run.device == "cuda" or dist.active else 1  # each waits for all
     bad, window = _BadSteps(run, bar), {"tokens": 0, "start": time.perf_counter()}
-    pending_loss, last, stop_reason, time_done = [], {}, None, _time_progress(run)
+    pending_loss, last, stop_reason, clock = [], {}, None, _pooled_clock(run, False)
     run_start, base_elapsed = time.perf_counter(), st["elapsed"]
     run.loss_fn.train()
     with _StopFlag() as stop:
@@ -493,7 +503,7 @@ def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
                                           t.accumulate)
                 micro = [run.train_data.collate(b).to(run.device, non_blocking=True)
                          for b in step_batches]
-                lr = run.schedule.set(st["step"], _progress(run, time_done))
+                lr = run.schedule.set(st["step"], _progress(run, clock.time_progress))
                 loss_sum, skipped = train_step(run.loss_fn, run.optimizer, micro, t,
                                                run.precision, run.scaler)
                 st["step"] += 1
@@ -514,9 +524,9 @@ def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
                     pending_loss = []
                     last = run_validation(run, window, False, bar)
                 check_now = not dist.active or st["step"] % check_every == 0
-                stop_reason = _stop_reason(run, stop.set, check_now)
                 if check_now:
-                    time_done = _time_progress(run)
+                    clock = _pooled_clock(run, stop.set)
+                stop_reason = _stop_reason(run, clock, check_now)
                 if stop_reason:
                     break
             if st["batch"] + run.batches_per_step > len(batches):

@@ -3,13 +3,15 @@
 1. Validation and test splits are read whole (they are small) and normalised; their French
    sides make the held-out set.
 2. Training pairs stream from every training corpus (built-in ones, the user's files) through
-   normalisation and the filters; with `data.drop_leaks`, pairs whose French side is held out
-   are dropped, and with `data.dedupe`, repeated pairs (a set of 8-byte hashes); the kept pairs
+   normalisation and the filters (in `threads` worker processes, a chunk of pairs at a time, in
+   order); with `data.drop_leaks`, pairs whose French side is held out are dropped, and with
+   `data.dedupe`, repeated pairs (a set of 8-byte hashes, in the main process); the kept pairs
    go to a spool file per language.
 3. SentencePiece is fitted on the spool (it samples `spm.max_sentences` sentences itself).
-4. The spool is encoded in chunks by `threads` worker processes, straight into flat int32
-   token files plus int64 offsets (`train.{src,tgt}.{ids,offsets}.bin`), which training reads
-   memory-mapped: it holds offsets and lengths per pair, not the text.
+4. The spool is encoded in chunks by `threads` worker processes (each reads its chunk's bytes
+   from the spool), straight into flat int32 token files plus int64 offsets
+   (`train.{src,tgt}.{ids,offsets}.bin`), which training reads a batch at a time
+   (`data.FileSide`): it holds each pair's length, not the text.
 
 Only the hash set (8 bytes and some per training pair) and a few chunks are ever in memory. For the
 built-in corpora the result is exactly what reading everything into memory gives.
@@ -31,10 +33,11 @@ from tqdm import tqdm
 
 from .errors import Seq2SeqError
 from .sources import iter_pairs
-from .text import keep_pair, normalize_pairs, settings
+from .text import keep_pair, normalize, settings
 from .vocab import Vocab, load_spm, train_sentencepiece
 
-CHUNK = 50_000  # pairs encoded at once
+CHUNK = 50_000  # sentences encoded at once
+CLEAN_CHUNK = 20_000  # pairs normalised and filtered at once
 Pairs = list[tuple[str, str]]
 
 
@@ -44,21 +47,41 @@ def _digest(fr: str, en: str) -> int:
 
 
 class Spool:
-    """Normalised training pairs on disk, one file per language, one pair per line."""
+    """Normalised training pairs on disk, one file per language, one pair per line. It notes
+    the byte offset of every `CHUNK`-th line, so that encoding workers read their chunks
+    themselves."""
 
     def __init__(self, folder: Path):
         self.paths = (folder / "spool.fr", folder / "spool.en")
         self.files = [open(p, "wb") for p in self.paths]
         self.count = 0
+        self.marks: tuple[list[int], list[int]] = ([0], [0])  # offsets of lines 0, CHUNK, ...
+        self._size = [0, 0]
 
-    def add(self, fr: str, en: str) -> None:
-        self.files[0].write(fr.encode() + b"\n")
-        self.files[1].write(en.encode() + b"\n")
-        self.count += 1
+    def add(self, fr_lines: list[bytes], en_lines: list[bytes]) -> None:
+        """Append pairs given as UTF-8 lines without their line ends."""
+        first = self.count
+        self.count += len(fr_lines)
+        for side, lines in enumerate((fr_lines, en_lines)):
+            if not lines:
+                continue
+            self.files[side].write(b"\n".join(lines) + b"\n")
+            ends = np.cumsum(np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)) + 1)
+            # line k of the spool starts where line k - 1 ends
+            ks = np.arange(-first % CHUNK or CHUNK, len(lines) + 1, CHUNK)
+            self.marks[side].extend((self._size[side] + ends[ks - 1]).tolist())
+            self._size[side] += int(ends[-1])
 
     def close(self) -> None:
         for f in self.files:
             f.close()
+
+    def ranges(self, side: int) -> list[tuple[int, int]]:
+        """Byte ranges of the chunks of one language: CHUNK lines each, the last one fewer."""
+        marks = list(self.marks[side])
+        if marks[-1] != self._size[side]:
+            marks.append(self._size[side])
+        return list(zip(marks[:-1], marks[1:]))
 
     def lines(self, side: int) -> Iterator[str]:
         """Lines of one language; only '\\n' ends a line (a sentence may hold other breaks)."""
@@ -77,59 +100,128 @@ class Spool:
             p.unlink(missing_ok=True)
 
 
+class Cleaner:
+    """Normalisation, filters and the leak check of a chunk of training pairs (run in worker
+    processes for the user's corpora, in this process for the built-in ones, which come
+    normalised and filtered already). Returns the kept pairs as UTF-8 lines, their digests
+    (for de-duplication, which needs every chunk and stays in the main process) and counts."""
+
+    def __init__(self, cfg: DictConfig, held_out: set[str]):
+        self.normalize, self.filters = settings(cfg.normalize), settings(cfg.filter)
+        self.held_out, self.dedupe = held_out, cfg.dedupe
+
+    def __call__(self, pairs: Pairs, raw: bool = True) -> tuple:
+        fr_out, en_out, digests, filtered, leaks = [], [], [], 0, 0
+        norm, filters, held_out = self.normalize, self.filters, self.held_out
+        for fr, en in pairs:
+            if raw:
+                fr, en = normalize(fr, norm), normalize(en, norm)
+                if not keep_pair(fr, en, filters):
+                    filtered += 1
+                    continue
+            if fr in held_out:
+                leaks += 1
+                continue
+            if self.dedupe:
+                digests.append(_digest(fr, en))
+            fr_out.append(fr.encode())
+            en_out.append(en.encode())
+        return fr_out, en_out, digests, {"filtered": filtered, "leaks": leaks}
+
+
+_WORKER_CLEANER: Cleaner | None = None  # the Cleaner of a cleaning worker process
+
+
+def _load_cleaner(cleaner: Cleaner) -> None:
+    global _WORKER_CLEANER
+    _WORKER_CLEANER = cleaner
+
+
+def _clean_chunk(pairs: Pairs) -> tuple:
+    return _WORKER_CLEANER(pairs)
+
+
 def _source_pairs(cfg: DictConfig, name: str, builtin: dict[str, Pairs],
                   skipped: list[int]) -> Iterator[tuple[str, str]]:
-    """Normalised training pairs of one training corpus, before the filters."""
-    if name in builtin:  # a built-in corpus, already normalised and filtered in memory
-        yield from builtin[name]
-        return
+    """Training pairs of one corpus as read: built-in ones normalised and filtered already."""
+    if name in builtin:
+        return iter(builtin[name])
     spec = next(s for s in cfg.files.train if s.name == name)
-    yield from normalize_pairs(iter_pairs(spec, cfg.tsv_bad_lines, skipped), cfg.normalize)
+    return iter_pairs(spec, cfg.tsv_bad_lines, skipped)
 
 
 def spool_training_pairs(cfg: DictConfig, names: list[str], builtin: dict[str, Pairs],
-                         held_out: set[str], spool: Spool, log) -> list[dict]:
-    """Stream every training corpus into `spool`; returns per-corpus counts."""
+                         held_out: set[str], spool: Spool, log, threads: int = 1) -> list[dict]:
+    """Stream every training corpus into `spool`; returns per-corpus counts. The user's corpora
+    are normalised and filtered in `threads` worker processes, a chunk at a time, in order."""
     seen: set[int] = set()
     stats = []
-    filters, drop_leaks, dedupe = settings(cfg.filter), cfg.drop_leaks, cfg.dedupe
+    cleaner = Cleaner(cfg, held_out if cfg.drop_leaks else set())
+    pool = None
+    if threads > 1 and any(name not in builtin for name in names):
+        pool = multiprocessing.get_context("fork").Pool(threads, _load_cleaner, (cleaner,))
     bar = tqdm(desc="preparing", unit=" pairs", unit_scale=True, disable=None, leave=False)
-    for name in names:
-        counts = {"name": name, "read": 0, "kept": 0, "filtered": 0, "leaks": 0,
-                  "duplicates": 0, "bad_lines": 0}
-        skipped = [0]
-        in_memory = name in builtin  # built-in corpora come filtered already
-        for fr, en in _source_pairs(cfg, name, builtin, skipped):
-            counts["read"] += 1
-            if counts["read"] % 10_000 == 0:
-                bar.update(10_000)
-            if not in_memory and not keep_pair(fr, en, filters):
-                counts["filtered"] += 1
-                continue
-            if drop_leaks and fr in held_out:
-                counts["leaks"] += 1
-                continue
-            if dedupe:
-                d = _digest(fr, en)
-                if d in seen:
-                    counts["duplicates"] += 1
-                    continue
-                seen.add(d)
-            spool.add(fr, en)
-            counts["kept"] += 1
-        counts["bad_lines"] = skipped[0]
-        if not counts["kept"]:
-            raise Seq2SeqError(f"training corpus {name} is empty after filtering "
-                               f"({counts['read']} pairs read); loosen data.filter or check "
-                               f"its files")
-        stats.append(counts)
-        dropped = {k: v for k, v in counts.items() if k not in ("name", "read", "kept") and v}
-        log(f"  {name}: {counts['kept']:,} training pairs kept of {counts['read']:,}"
-            + (f" (dropped: {', '.join(f'{v:,} {k}' for k, v in dropped.items())})"
-               if dropped else ""))
-    bar.close()
-    spool.close()
+    try:
+        for name in names:
+            counts = {"name": name, "read": 0, "kept": 0, "filtered": 0, "leaks": 0,
+                      "duplicates": 0, "bad_lines": 0}
+            skipped = [0]
+            chunks = _pair_chunks(_source_pairs(cfg, name, builtin, skipped), counts)
+            if name in builtin:
+                cleaned = (cleaner(c, raw=False) for c in chunks)
+            elif pool is not None:
+                cleaned = _in_order(pool, _clean_chunk, chunks, ahead=2 * threads)
+            else:
+                cleaned = (cleaner(c) for c in chunks)
+            for fr_lines, en_lines, digests, dropped in cleaned:
+                for key, value in dropped.items():
+                    counts[key] += value
+                if cfg.dedupe:
+                    fr_lines, en_lines = _new_pairs(fr_lines, en_lines, digests, seen, counts)
+                spool.add(fr_lines, en_lines)
+                counts["kept"] += len(fr_lines)
+                bar.update(len(fr_lines))
+            counts["bad_lines"] = skipped[0]
+            _report(counts, log)
+            stats.append(counts)
+    finally:
+        if pool is not None:
+            pool.terminate()
+        bar.close()
+        spool.close()
     return stats
+
+
+def _pair_chunks(pairs: Iterator[tuple[str, str]], counts: dict) -> Iterator[Pairs]:
+    while chunk := list(itertools.islice(pairs, CLEAN_CHUNK)):
+        counts["read"] += len(chunk)
+        yield chunk
+
+
+def _new_pairs(fr_lines: list[bytes], en_lines: list[bytes], digests: list[int],
+               seen: set[int], counts: dict) -> tuple[list[bytes], list[bytes]]:
+    """The pairs whose digest has not been seen before (and they are seen now)."""
+    keep = []
+    for i, d in enumerate(digests):
+        if d in seen:
+            counts["duplicates"] += 1
+        else:
+            seen.add(d)
+            keep.append(i)
+    if len(keep) == len(digests):
+        return fr_lines, en_lines
+    return [fr_lines[i] for i in keep], [en_lines[i] for i in keep]
+
+
+def _report(counts: dict, log) -> None:
+    if not counts["kept"]:
+        raise Seq2SeqError(f"training corpus {counts['name']} is empty after filtering "
+                           f"({counts['read']} pairs read); loosen data.filter or check "
+                           f"its files")
+    dropped = {k: v for k, v in counts.items() if k not in ("name", "read", "kept") and v}
+    log(f"  {counts['name']}: {counts['kept']:,} training pairs kept of {counts['read']:,}"
+        + (f" (dropped: {', '.join(f'{v:,} {k}' for k, v in dropped.items())})"
+           if dropped else ""))
 
 
 def fit_vocab(cfg: DictConfig, spool: Spool, threads: int, log) -> Vocab:
@@ -144,19 +236,21 @@ def fit_vocab(cfg: DictConfig, spool: Spool, threads: int, log) -> Vocab:
 def encode_spool(vocab: Vocab, spool: Spool, folder: Path, threads: int) -> None:
     """train.{src,tgt}.ids.bin (int32 pieces, all sentences back to back) and
     train.{src,tgt}.offsets.bin (int64, n + 1 values) from the spool, a chunk at a time, in
-    `threads` worker processes (chunks come back in order)."""
+    `threads` worker processes that read their chunks from the spool themselves (chunks come
+    back in order)."""
     bar = tqdm(total=spool.count, desc="encoding", unit=" pairs", unit_scale=True,
                disable=None, leave=False)
     models = ((0, "train.src", vocab.src_model), (1, "train.tgt", vocab.tgt_model or
                                                   vocab.src_model))
     for side, prefix, model in models:
-        chunks = _chunks(spool.lines(side))
+        ranges = ((str(spool.paths[side]), a, b) for a, b in spool.ranges(side))
         if threads > 1:  # fork: the workers need only SentencePiece and numpy
             pool = multiprocessing.get_context("fork").Pool(threads, _load_worker, (model,))
-            encoded = _in_order(pool, chunks, ahead=2 * threads)
+            encoded = _in_order(pool, _encode_range, ranges, ahead=2 * threads)
         else:
-            pool, proc = None, load_spm(model)
-            encoded = (_encode_chunk(c, proc) for c in chunks)
+            pool = None
+            _load_worker(model)
+            encoded = (_encode_range(r) for r in ranges)
         try:
             end = 0
             with open(folder / f"{prefix}.ids.bin", "wb") as ids_f, \
@@ -173,21 +267,16 @@ def encode_spool(vocab: Vocab, spool: Spool, folder: Path, threads: int) -> None
     bar.close()
 
 
-def _in_order(pool, chunks: Iterator[list[str]], ahead: int) -> Iterator[tuple]:
-    """Encoded chunks in input order, with at most `ahead` in flight (bounded memory, unlike
-    Pool.imap, which reads its whole input)."""
+def _in_order(pool, func, items: Iterator, ahead: int) -> Iterator:
+    """`func` of each item, run in `pool`, in input order, with at most `ahead` in flight
+    (bounded memory, unlike Pool.imap, which reads its whole input)."""
     pending: collections.deque = collections.deque()
-    for chunk in chunks:
-        pending.append(pool.apply_async(_encode_chunk, (chunk,)))
+    for item in items:
+        pending.append(pool.apply_async(func, (item,)))
         if len(pending) >= ahead:
             yield pending.popleft().get()
     while pending:
         yield pending.popleft().get()
-
-
-def _chunks(lines: Iterator[str]) -> Iterator[list[str]]:
-    while chunk := list(itertools.islice(lines, CHUNK)):
-        yield chunk
 
 
 _WORKER_SPM = None  # the SentencePiece model of an encoding worker process
@@ -198,9 +287,14 @@ def _load_worker(model: bytes) -> None:
     _WORKER_SPM = load_spm(model)
 
 
-def _encode_chunk(lines: list[str], proc=None) -> tuple[np.ndarray, np.ndarray]:
-    """(flat int32 ids, int64 lengths) of a chunk of sentences."""
-    encoded = (proc or _WORKER_SPM).encode(lines)
+def _encode_range(where: tuple[str, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(flat int32 ids, int64 lengths) of the spool lines in bytes [start, end) of a file."""
+    path, start, end = where
+    with open(path, "rb") as f:
+        f.seek(start)
+        text = f.read(end - start).decode()
+    # one thread: the worker processes are the parallelism
+    encoded = _WORKER_SPM.encode(text[:-1].split("\n"), num_threads=1)  # "\n" ends a line
     lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
     flat = np.fromiter(itertools.chain.from_iterable(encoded), dtype=np.int32,
                        count=int(lengths.sum()))
@@ -233,7 +327,8 @@ def build(cfg: DictConfig, folder: Path, held: dict[str, Pairs], train_names: li
     held_out = {f for pairs in held.values() for f, _ in pairs} if cfg.drop_leaks else set()
     spool = Spool(folder)
     try:
-        stats = spool_training_pairs(cfg, train_names, builtin_train, held_out, spool, log)
+        stats = spool_training_pairs(cfg, train_names, builtin_train, held_out, spool, log,
+                                     threads)
         spooled = time.perf_counter()
         vocab = fit_vocab(cfg, spool, threads, log)
         fitted = time.perf_counter()

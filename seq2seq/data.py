@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -57,16 +58,21 @@ def pack(seqs: Sequence[Sequence[int]]) -> dict:
 class PairDataset:
     """Packed (see `pack`) source and target ids, truncated to `max_len` pieces per side.
 
-    The ids may be torch tensors or numpy arrays, memory-mapped ones included: only the
-    per-pair starts and lengths are held in memory (12 bytes a side per pair), and `collate`
-    reads the pieces of just the pairs of its batch.
+    The ids and offsets may be torch tensors or numpy arrays, in memory, or memory maps of the
+    prepared training files: then only each pair's padded size is held in memory (a 2- or
+    4-byte integer), and `collate` reads the offsets and pieces of just the pairs of its batch
+    from the files (see `FileSide`), so memory does not grow with the corpus.
     """
 
     def __init__(self, src: dict, tgt: dict, max_len: int):
-        self.src_ids, self.tgt_ids = _numpy(src["ids"]), _numpy(tgt["ids"])
-        self.src_start, self.src_len = _spans(src["offsets"], max_len)
-        self.tgt_start, self.tgt_len = _spans(tgt["offsets"], max_len)
-        self._sizes = np.maximum(self.src_len, self.tgt_len + 1)
+        self.src, self.tgt = _side(src, max_len), _side(tgt, max_len)
+        n = len(self.src)
+        dtype = np.uint16 if max_len < np.iinfo(np.uint16).max else np.int32
+        self._sizes = np.empty(n, dtype=dtype)
+        for start in range(0, n, CHUNK_PAIRS):  # in chunks: no corpus-sized temporaries
+            end = min(start + CHUNK_PAIRS, n)
+            np.maximum(self.src.lengths(start, end), self.tgt.lengths(start, end) + 1,
+                       out=self._sizes[start:end], casting="unsafe")
 
     def __len__(self) -> int:
         return len(self._sizes)
@@ -75,42 +81,123 @@ class PairDataset:
         """Padded cost of each pair in a batch: its longer side, target counted with BOS/EOS."""
         return self._sizes
 
-    @staticmethod
-    def _ids(ids: np.ndarray, starts: np.ndarray, lens: np.ndarray, idx) -> list[list[int]]:
-        return [ids[a: a + n].tolist() for a, n in zip(starts[idx].tolist(), lens[idx].tolist())]
-
     def collate(self, indices: Sequence[int]) -> Batch:
         idx = np.asarray(indices, dtype=np.int64)
-        src_ids = self._ids(self.src_ids, self.src_start, self.src_len, idx)
-        tgt_ids = self._ids(self.tgt_ids, self.tgt_start, self.tgt_len, idx)
+        src_ids, tgt_ids = self.src.read(idx), self.tgt.read(idx)
         src, src_lens = pad(src_ids)
         tgt_in, _ = pad([[BOS] + t for t in tgt_ids])
         tgt_out, _ = pad([t + [EOS] for t in tgt_ids])
         return Batch(src, src_lens, tgt_in, tgt_out, int((tgt_out != PAD).sum()))
 
 
+CHUNK_PAIRS = 1 << 20  # pairs whose sizes are computed at once
+
+
+class ArraySide:
+    """One side's packed sequences in memory: ids (N,) and offsets (n + 1,)."""
+
+    def __init__(self, ids, offsets, max_len: int):
+        self.ids = _numpy(ids)
+        self.offsets = _numpy(offsets).astype(np.int64, copy=False)
+        self.max_len = max_len
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def lengths(self, start: int, end: int) -> np.ndarray:
+        """Lengths of sequences [start, end), cut to max_len (int64)."""
+        return np.minimum(np.diff(self.offsets[start: end + 1]), self.max_len)
+
+    def read(self, idx: np.ndarray) -> list[list[int]]:
+        starts = self.offsets[idx].tolist()
+        lens = np.minimum(self.offsets[idx + 1] - self.offsets[idx], self.max_len).tolist()
+        return [self.ids[a: a + n].tolist() for a, n in zip(starts, lens)]
+
+
+class FileSide:
+    """One side's packed sequences in the prepared files (int32 ids, int64 offsets), read with
+    `pread`.
+
+    Neither file is memory-mapped: reading a few hundred short random spans of a memory map per
+    step makes the kernel map the pages around each one into the process (fault-around), so
+    that after some steps over a large corpus the whole file counts in its RSS. `pread` copies
+    just the bytes asked for. The descriptors are opened per process (forked and spawned
+    workers open their own).
+    """
+
+    def __init__(self, ids: np.memmap, offsets: np.memmap, max_len: int):
+        self.files = ((ids.filename, ids.offset), (offsets.filename, offsets.offset))
+        self.n = len(offsets) - 1
+        self.max_len = max_len
+        self._fds: tuple[int, int, int] | None = None  # (pid, ids descriptor, offsets one)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_fds": None}
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _descriptors(self) -> tuple[int, int]:
+        if self._fds is None or self._fds[0] != os.getpid():
+            self._fds = (os.getpid(), *(os.open(path, os.O_RDONLY) for path, _ in self.files))
+        return self._fds[1], self._fds[2]
+
+    def _offsets(self, start: int, end: int) -> np.ndarray:
+        """offsets[start:end] (int64)."""
+        fd, base = self._descriptors()[1], self.files[1][1]
+        return np.frombuffer(os.pread(fd, 8 * (end - start), base + 8 * start), dtype=np.int64)
+
+    def lengths(self, start: int, end: int) -> np.ndarray:
+        return np.minimum(np.diff(self._offsets(start, end + 1)), self.max_len)
+
+    def read(self, idx: np.ndarray) -> list[list[int]]:
+        ids_fd, base = self._descriptors()[0], self.files[0][1]
+        out = []
+        for i in idx.tolist():
+            a, b = self._offsets(i, i + 2).tolist()
+            n = min(b - a, self.max_len)
+            out.append(np.frombuffer(os.pread(ids_fd, 4 * n, base + 4 * a),
+                                     dtype=np.int32).tolist())
+        return out
+
+    def __del__(self):
+        if self._fds is not None and self._fds[0] == os.getpid():
+            for fd in self._fds[1:]:
+                os.close(fd)
+
+
+def _side(packed: dict, max_len: int) -> ArraySide | FileSide:
+    """Memory maps of whole files are read as files; anything else as arrays."""
+    ids, offsets = packed["ids"], packed["offsets"]
+    if _whole_file(ids) and _whole_file(offsets) and ids.dtype == np.int32 \
+            and offsets.dtype == np.int64:
+        return FileSide(ids, offsets, max_len)
+    return ArraySide(ids, offsets, max_len)
+
+
+def _whole_file(a) -> bool:
+    """Whether `a` is a memory map of all of a file's data after its offset (not a slice)."""
+    return (isinstance(a, np.memmap) and a.ndim == 1 and bool(a.filename)
+            and os.path.getsize(a.filename) == a.offset + a.nbytes)
+
+
 def _numpy(a) -> np.ndarray:
     return a.numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
-
-
-def _spans(offsets, max_len: int) -> tuple[np.ndarray, np.ndarray]:
-    """Starts (int64) and lengths cut to `max_len` (int32) of each sequence."""
-    off = _numpy(offsets).astype(np.int64, copy=False)
-    return np.array(off[:-1]), np.minimum(np.diff(off), max_len).astype(np.int32)
 
 
 Group = tuple[int, int, float]  # indices [start, end) of one corpus, and its sampling weight
 
 
 class Batches(Sequence):
-    """An epoch's batches as one flat index array plus boundaries: a few bytes per pair, even
-    for millions of pairs. Items are lists of pair indices; slices are lists of those."""
+    """An epoch's batches as one flat index array plus where each batch lies in it: a few bytes
+    per pair, even for millions of pairs. Items are lists of pair indices; slices are lists of
+    those."""
 
-    def __init__(self, flat: np.ndarray, bounds: np.ndarray):
-        self.flat, self.bounds = flat, bounds  # batch k: flat[bounds[k]:bounds[k + 1]]
+    def __init__(self, flat: np.ndarray, starts: np.ndarray, ends: np.ndarray):
+        self.flat, self.starts, self.ends = flat, starts, ends  # batch k: flat[starts[k]:ends[k]]
 
     def __len__(self) -> int:
-        return len(self.bounds) - 1
+        return len(self.starts)
 
     def __getitem__(self, k):
         if isinstance(k, slice):
@@ -119,13 +206,10 @@ class Batches(Sequence):
             k += len(self)
         if not 0 <= k < len(self):
             raise IndexError(k)
-        return self.flat[self.bounds[k]: self.bounds[k + 1]].tolist()
+        return self.flat[self.starts[k]: self.ends[k]].tolist()
 
     def __eq__(self, other) -> bool:
-        if isinstance(other, Batches):
-            return (np.array_equal(self.flat, other.flat)
-                    and np.array_equal(self.bounds, other.bounds))
-        return list(self) == list(other)
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
 
     __hash__ = None
 
@@ -143,7 +227,11 @@ class TokenBatchSampler:
 
     def __init__(self, sizes: Sequence[int], max_tokens: int, seed: int, shuffle: bool = True,
                  pool: int = 100, groups: Sequence[Group] | None = None):
-        self.sizes = np.asarray(sizes, dtype=np.int64)
+        self.sizes = np.asarray(sizes)  # kept in its own integer type (2 bytes a pair, often)
+        if self.sizes.dtype.kind not in "iu":
+            self.sizes = self.sizes.astype(np.int64)
+        # pair indices: 4 bytes each where they fit
+        self.index_dtype = np.int32 if len(self.sizes) < np.iinfo(np.int32).max else np.int64
         self.max_tokens = max_tokens
         self.seed = seed
         self.shuffle = shuffle
@@ -153,13 +241,13 @@ class TokenBatchSampler:
 
     def epoch_indices(self, rng: np.random.Generator) -> np.ndarray:
         """Every index of the epoch (repeated by its corpus's weight), not yet shuffled."""
-        parts = [np.zeros(0, dtype=np.int64)]
+        parts = [np.zeros(0, dtype=self.index_dtype)]
         for start, end, weight in self.groups:
             whole, part = int(weight), weight - int(weight)
-            parts += [np.arange(start, end, dtype=np.int64)] * whole
+            parts += [np.arange(start, end, dtype=self.index_dtype)] * whole
             if part > 0:
                 picked = rng.choice(end - start, round(part * (end - start)), replace=False)
-                parts.append(np.sort(picked) + start)
+                parts.append((np.sort(picked) + start).astype(self.index_dtype))
         return np.concatenate(parts)
 
     def batches(self, epoch: int) -> Batches:
@@ -174,22 +262,16 @@ class TokenBatchSampler:
             rng.shuffle(order)
         mean = float(self.sizes.mean()) if len(self.sizes) else 0.0
         pool_len = max(1, int(self.pool * self.max_tokens / max(mean, 1)))
-        flat, bounds = [], [0]
+        bounds = [0]
         for start in range(0, len(order), pool_len):
-            chunk = order[start: start + pool_len]
-            chunk = chunk[np.argsort(self.sizes[chunk], kind="stable")]
-            flat.append(chunk)
-            bounds += [bounds[-1] + end for end in self._cut(self.sizes[chunk].tolist())]
-        flat_ids = np.concatenate(flat) if flat else np.zeros(0, dtype=np.int64)
-        starts, ends = np.array(bounds[:-1]), np.array(bounds[1:])
-        if self.shuffle:
+            pool = order[start: start + pool_len]  # a view: sorted in place
+            pool[:] = pool[np.argsort(self.sizes[pool], kind="stable")]
+            bounds += [start + end for end in self._cut(self.sizes[pool].tolist())]
+        starts, ends = np.array(bounds[:-1], dtype=np.int64), np.array(bounds[1:], dtype=np.int64)
+        if self.shuffle:  # the batches in random order; the pairs stay where they are
             perm = rng.permutation(len(starts))
             starts, ends = starts[perm], ends[perm]
-            flat_ids = (np.concatenate([flat_ids[a:b] for a, b in zip(starts, ends)])
-                        if len(starts) else flat_ids)
-        new_bounds = np.zeros(len(starts) + 1, dtype=np.int64)
-        new_bounds[1:] = np.cumsum(ends - starts)
-        return Batches(flat_ids, new_bounds)
+        return Batches(order, starts, ends)
 
     def _cut(self, lens: list[int]) -> Iterator[int]:
         """Ends of the batches of one pool, `lens` ascending: each batch takes the most pairs

@@ -1,5 +1,6 @@
 import random
 
+import numpy as np
 import torch
 
 from seq2seq.data import PairDataset, TokenBatchSampler, pack
@@ -70,3 +71,13 @@ def test_weights_repeat_each_corpus_as_asked():
         assert sum(1 for i in range(100, 300) if i in counts) == 100
     halves = [{i for b in sampler.batches(e) for i in b if i >= 100} for e in range(2)]
     assert halves[0] != halves[1]  # a fresh half of corpus B each epoch
+
+
+def test_a_few_bytes_per_pair():
+    """Pair sizes in 2 bytes and an epoch's pair order in 4 (one array, batches point into it):
+    what lets training hold millions of pairs."""
+    data = PairDataset(pack([[5] * 3] * 1000), pack([[6] * 4] * 1000), max_len=100)
+    assert data.sizes().dtype == np.uint16 and data.sizes().tolist() == [5] * 1000
+    batches = TokenBatchSampler(data.sizes(), 50, seed=0).batches(0)
+    assert batches.flat.dtype == np.int32 and batches.flat.size == 1000
+    assert sorted(i for b in batches for i in b) == list(range(1000))

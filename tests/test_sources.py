@@ -8,6 +8,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 import torch
 
 from seq2seq import building
-from seq2seq.data import PairDataset, TokenBatchSampler, pack
+from seq2seq.data import ArraySide, FileSide, PairDataset, TokenBatchSampler, pack
 from seq2seq.errors import Seq2SeqError
 from seq2seq.prepare import load_splits, prepare, train_groups
 from seq2seq.vocab import Vocab, train_sentencepiece
@@ -127,6 +128,47 @@ def test_duplicates_and_leaks_are_dropped_and_counted(make_cfg, tmp_path, corpus
     assert prepare(kept.data, log=quiet).sizes["files.c"] == 122
 
 
+def test_worker_processes_and_chunks_give_the_same_result(make_cfg, tmp_path, corpus,
+                                                          monkeypatch):
+    """Cleaning and encoding in 2 worker processes, in chunks of a few pairs (so that
+    duplicates and leaks fall in different chunks), gives what one process gives."""
+    d, train, dev, test = corpus
+    new = [(f"{f} encore", f"{e} again") for f, e in train[:100]]  # not in corpora a and b
+    leaky = new + new[:20] + [(dev[0][0], "some other English"), test[1]]
+    write(d / "c.fr", [f for f, _ in leaky])
+    write(d / "c.en", [e for _, e in leaky])
+    spec = standard(d)
+    spec["train"].append({"name": "c", "src": d / "c.fr", "tgt": d / "c.en"})
+    cfg = files_cfg(make_cfg, tmp_path, **spec)
+    one_lines: list[str] = []
+    one = prepare(cfg.data, threads=1, log=one_lines.append)
+    arrays = {(side, key): np.array(one.train[side][key]) for side in ("src", "tgt")
+              for key in ("ids", "offsets")}
+    monkeypatch.setattr(building, "CLEAN_CHUNK", 7)
+    monkeypatch.setattr(building, "CHUNK", 5)
+    two_lines: list[str] = []
+    two = prepare(cfg.data, threads=2, force=True, log=two_lines.append)
+    assert two.sizes == one.sizes and two.sizes["files.c"] == 100
+    for (side, key), expected in arrays.items():
+        assert np.array_equal(two.train[side][key], expected), (side, key)
+    counts = [x for x in one_lines if "training pairs kept" in x]
+    assert len(counts) == 3 and counts == [x for x in two_lines if "training pairs kept" in x]
+
+
+def test_spool_chunks_are_whole_lines(tmp_path, monkeypatch):
+    monkeypatch.setattr(building, "CHUNK", 3)
+    spool = building.Spool(tmp_path)
+    lines = [f"ligne {i} " + "é" * i for i in range(11)]
+    for part in (lines[:2], [], lines[2:6], lines[6:7], lines[7:]):
+        spool.add([x.encode() for x in part], [x.upper().encode() for x in part])
+    spool.close()
+    for side, expected in ((0, lines), (1, [x.upper() for x in lines])):
+        data = spool.paths[side].read_bytes()
+        chunks = [data[a:b].decode().split("\n")[:-1] for a, b in spool.ranges(side)]
+        assert [len(c) for c in chunks] == [3, 3, 3, 2]
+        assert [x for c in chunks for x in c] == expected
+
+
 def test_streaming_equals_the_in_memory_path(make_cfg, tmp_path):
     """data=multi30k streamed == everything read into memory, fitted and encoded at once; and
     the same files given as the user's own corpus give the same bytes again."""
@@ -161,10 +203,20 @@ def test_memory_mapped_dataset_gives_the_same_batches(make_cfg):
                              prep.train["tgt"].items()}, 12)
     batches = TokenBatchSampler(mapped.sizes(), 300, 5).batches(0)
     assert batches == TokenBatchSampler(in_memory.sizes(), 300, 5).batches(0)
+    # the mapped files are read with pread, in this process and in a copy sent to another
+    assert isinstance(mapped.src, FileSide) and isinstance(mapped.tgt, FileSide)
+    copied = pickle.loads(pickle.dumps(mapped))
     for b in batches[:20]:
-        x, y = mapped.collate(b), in_memory.collate(b)
+        x, y, z = mapped.collate(b), in_memory.collate(b), copied.collate(b)
         for name in ("src", "src_lens", "tgt_in", "tgt_out"):
             assert torch.equal(getattr(x, name), getattr(y, name))
+            assert torch.equal(getattr(z, name), getattr(y, name))
+    # a slice of a memory map is not the whole file: read as an array, not from the file
+    part = PairDataset({"ids": prep.train["src"]["ids"][:200],
+                        "offsets": prep.train["src"]["offsets"][:3]},
+                       {"ids": prep.train["tgt"]["ids"][:200],
+                        "offsets": prep.train["tgt"]["offsets"][:3]}, 12)
+    assert isinstance(part.src, ArraySide) and len(part) == 2
 
 
 def test_two_processes_prepare_one_cache(script_env, tmp_path, corpus):

@@ -19,7 +19,7 @@ def test_training_writes_checkpoints_and_metrics(make_cfg, tmp_path, precision):
     lines: list[str] = []
     summary = train(cfg, tmp_path / "run", log=lines.append)
     assert any("280 training pairs" in line for line in lines)
-    assert summary["step"] == 60 and summary["stop_reason"] == "reached max_steps=60"
+    assert summary["step"] == 60 and summary["stop_reason"] == "reached max_steps=60", summary
     rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [30, 60]
     assert {"valid_loss", "valid_bleu", "train_loss", "lr", "tokens_per_s"} <= set(rows[0])

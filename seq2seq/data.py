@@ -93,30 +93,45 @@ class PairDataset:
 CHUNK_PAIRS = 1 << 20  # pairs whose sizes are computed at once
 
 
-class ArraySide:
-    """One side's packed sequences in memory: ids (N,) and offsets (n + 1,)."""
+class PackedSide:
+    """One side's packed sequences, cut to `max_len` pieces: subclasses say where the offsets
+    and ids come from (`offsets(start, end)`: offsets[start:end]; `ids(start, n)`)."""
 
-    def __init__(self, ids, offsets, max_len: int):
-        self.ids = _numpy(ids)
-        self.offsets = _numpy(offsets).astype(np.int64, copy=False)
-        self.max_len = max_len
+    n: int
+    max_len: int
 
     def __len__(self) -> int:
-        return len(self.offsets) - 1
+        return self.n
 
     def lengths(self, start: int, end: int) -> np.ndarray:
         """Lengths of sequences [start, end), cut to max_len (int64)."""
-        return np.minimum(np.diff(self.offsets[start: end + 1]), self.max_len)
+        return np.minimum(np.diff(self.offsets(start, end + 1)), self.max_len)
 
     def read(self, idx: np.ndarray) -> list[list[int]]:
-        starts = self.offsets[idx].tolist()
-        lens = np.minimum(self.offsets[idx + 1] - self.offsets[idx], self.max_len).tolist()
-        return [self.ids[a: a + n].tolist() for a, n in zip(starts, lens)]
+        out = []
+        for i in idx.tolist():
+            a, b = self.offsets(i, i + 2).tolist()
+            out.append(self.ids(a, min(b - a, self.max_len)))
+        return out
 
 
-class FileSide:
-    """One side's packed sequences in the prepared files (int32 ids, int64 offsets), read with
-    `pread`.
+class ArraySide(PackedSide):
+    """In memory: ids (N,) and offsets (n + 1,)."""
+
+    def __init__(self, ids, offsets, max_len: int):
+        self._ids = _numpy(ids)
+        self._offsets = _numpy(offsets).astype(np.int64, copy=False)
+        self.n, self.max_len = len(self._offsets) - 1, max_len
+
+    def offsets(self, start: int, end: int) -> np.ndarray:
+        return self._offsets[start:end]
+
+    def ids(self, start: int, n: int) -> list[int]:
+        return self._ids[start: start + n].tolist()
+
+
+class FileSide(PackedSide):
+    """In the prepared files (int32 ids, int64 offsets), read with `pread`.
 
     Neither file is memory-mapped: reading a few hundred short random spans of a memory map per
     step makes the kernel map the pages around each one into the process (fault-around), so
@@ -127,38 +142,25 @@ class FileSide:
 
     def __init__(self, ids: np.memmap, offsets: np.memmap, max_len: int):
         self.files = ((ids.filename, ids.offset), (offsets.filename, offsets.offset))
-        self.n = len(offsets) - 1
-        self.max_len = max_len
+        self.n, self.max_len = len(offsets) - 1, max_len
         self._fds: tuple[int, int, int] | None = None  # (pid, ids descriptor, offsets one)
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_fds": None}
 
-    def __len__(self) -> int:
-        return self.n
-
-    def _descriptors(self) -> tuple[int, int]:
+    def _pread(self, which: int, itemsize: int, dtype, start: int, count: int) -> np.ndarray:
+        """`count` items from item `start` of file `which` (0: ids, 1: offsets)."""
         if self._fds is None or self._fds[0] != os.getpid():
             self._fds = (os.getpid(), *(os.open(path, os.O_RDONLY) for path, _ in self.files))
-        return self._fds[1], self._fds[2]
+        data = os.pread(self._fds[1 + which], itemsize * count,
+                        self.files[which][1] + itemsize * start)
+        return np.frombuffer(data, dtype=dtype)
 
-    def _offsets(self, start: int, end: int) -> np.ndarray:
-        """offsets[start:end] (int64)."""
-        fd, base = self._descriptors()[1], self.files[1][1]
-        return np.frombuffer(os.pread(fd, 8 * (end - start), base + 8 * start), dtype=np.int64)
+    def offsets(self, start: int, end: int) -> np.ndarray:
+        return self._pread(1, 8, np.int64, start, end - start)
 
-    def lengths(self, start: int, end: int) -> np.ndarray:
-        return np.minimum(np.diff(self._offsets(start, end + 1)), self.max_len)
-
-    def read(self, idx: np.ndarray) -> list[list[int]]:
-        ids_fd, base = self._descriptors()[0], self.files[0][1]
-        out = []
-        for i in idx.tolist():
-            a, b = self._offsets(i, i + 2).tolist()
-            n = min(b - a, self.max_len)
-            out.append(np.frombuffer(os.pread(ids_fd, 4 * n, base + 4 * a),
-                                     dtype=np.int32).tolist())
-        return out
+    def ids(self, start: int, n: int) -> list[int]:
+        return self._pread(0, 4, np.int32, start, n).tolist()
 
     def __del__(self):
         if self._fds is not None and self._fds[0] == os.getpid():
@@ -166,7 +168,7 @@ class FileSide:
                 os.close(fd)
 
 
-def _side(packed: dict, max_len: int) -> ArraySide | FileSide:
+def _side(packed: dict, max_len: int) -> PackedSide:
     """Memory maps of whole files are read as files; anything else as arrays."""
     ids, offsets = packed["ids"], packed["offsets"]
     if _whole_file(ids) and _whole_file(offsets) and ids.dtype == np.int32 \

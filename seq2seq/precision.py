@@ -23,10 +23,11 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from .machine import cpu_model
+from .machine import cpu_isa, cpu_model
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+HOPELESS_WARMUP, HOPELESS = 0.125, 0.5  # measure: rate shares that drop a precision early
 
 
 def autocast(device: str, precision: str) -> AbstractContextManager:
@@ -60,23 +61,42 @@ def choose(rates: dict[str, float], margin: float) -> str:
 
 
 def machine_key(device: str, threads: int) -> str:
-    """What the answer depends on besides the model: processor, device, threads, torch."""
+    """What the answer depends on besides the model: processor (name, generation and the
+    instruction sets it has), device, threads, torch."""
     gpu = torch.cuda.get_device_name() if device == "cuda" else ""
-    return f"{cpu_model()} | {gpu} | {threads} threads | torch {torch.__version__}"
+    return (f"{cpu_model()} [{' '.join(cpu_isa())}] | {gpu} | {threads} threads | "
+            f"torch {torch.__version__}")
 
 
-def measure(step: Callable[[str], int], precisions: list[str], rounds: int,
-            steps: int) -> dict[str, float]:
+def measure(step: Callable[[str], int], precisions: list[str], rounds: int, steps: int,
+            clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
     """Median target tokens/s of `step(precision)` (which returns its tokens) per precision,
-    after one warm-up round; precisions alternate so that machine noise hits them alike."""
+    after one warm-up round; precisions alternate so that machine noise hits them alike.
+
+    A precision far behind stops being measured (its figure is its last rate): under
+    `HOPELESS_WARMUP` of the fastest rate in the warm-up round (which compiles kernels, so only
+    a wide gap counts), or under `HOPELESS` in the first timed round; behind that far already
+    after one of its steps, it does not finish the round. On a CPU without native bf16 a bf16
+    step takes tens of times as long, and more of them would only delay the start of training."""
     rates: dict[str, list[float]] = {p: [] for p in precisions}
+    alive = list(precisions)
     for r in range(rounds + 1):
-        for p in precisions:
-            tokens, start = 0, time.perf_counter()
+        share = (HOPELESS_WARMUP, HOPELESS)[r] if r < 2 else 0.0
+        last: dict[str, float] = {}
+        for p in alive:
+            floor = share * max(last.values(), default=0.0)
+            tokens, start = 0, clock()
             for _ in range(steps):
                 tokens += step(p)
+                if tokens / (clock() - start) < floor:
+                    break
+            last[p] = tokens / (clock() - start)
             if r:  # round 0 warms up kernels and caches
-                rates[p].append(tokens / (time.perf_counter() - start))
+                rates[p].append(last[p])
+        floor = share * max(last.values())
+        for p in [p for p in alive if last[p] < floor]:
+            alive.remove(p)
+            rates[p] = rates[p] or [last[p]]
     return {p: statistics.median(v) for p, v in rates.items()}
 
 

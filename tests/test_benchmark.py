@@ -41,3 +41,17 @@ def test_quick_benchmark_writes_json_and_table(trained, script_env, tmp_path):
     assert report["decode_greedy_bleu"] > 20  # the toy model translates its test set
     assert report["stream"][0]["lines"] == 1000 and report["stream"][0]["peak_rss_mb"] > 0
     assert "| training target tokens/s fp32 / bf16 |" in (tmp_path / "benchmark.md").read_text()
+
+
+def test_train_windows_end_at_their_time_limit(make_cfg):
+    """A precision the CPU only emulates must not hold the benchmark for an hour: with
+    `max_window_s`, each window stops after its first step once that much time has passed."""
+    from seq2seq.bench.phases import train_throughput
+
+    cfg = make_cfg()
+    full = train_throughput(cfg, "fp32", warmup=2, windows=2, window_steps=3)
+    bounded = train_throughput(cfg, "fp32", warmup=2, windows=2, window_steps=3,
+                               max_window_s=1e-9)
+    assert full["timed_steps"] == 6 and len(full["windows"]) == 2
+    assert bounded["timed_steps"] == 2 and len(bounded["windows"]) == 2
+    assert bounded["tokens_per_s"] > 0

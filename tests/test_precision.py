@@ -87,3 +87,62 @@ def test_bad_precisions_are_one_line():
         precision.check_precision("fp8", "cpu")
     with pytest.raises(Seq2SeqError, match="fp16 needs a CUDA device"):
         precision.check_precision("fp16", "cpu")
+
+
+def fake_timing(costs):
+    """A step whose time is `costs[precision]` seconds on a fake clock; counts its calls."""
+    now, calls = [0.0], {p: 0 for p in costs}
+
+    def step(p):
+        now[0] += costs[p]
+        calls[p] += 1
+        return 10
+
+    return step, (lambda: now[0]), calls
+
+
+def test_measure_gives_the_median_rate_of_each_precision():
+    step, clock, calls = fake_timing({"fp32": 1.0, "bf16": 0.8})
+    rates = precision.measure(step, ["fp32", "bf16"], rounds=3, steps=2, clock=clock)
+    assert rates == pytest.approx({"fp32": 10.0, "bf16": 12.5})
+    assert calls == {"fp32": 8, "bf16": 8}  # one warm-up round and three timed ones, 2 steps each
+
+
+def test_measure_drops_a_hopeless_precision_after_one_round():
+    step, clock, calls = fake_timing({"fp32": 1.0, "bf16": 3.0})  # bf16 three times slower
+    rates = precision.measure(step, ["fp32", "bf16"], rounds=3, steps=2, clock=clock)
+    assert rates == pytest.approx({"fp32": 10.0, "bf16": 10 / 3})
+    assert calls == {"fp32": 8, "bf16": 3}  # warm-up, and one step of the first timed round
+    assert precision.choose(rates, 0.05) == "fp32"
+
+
+def test_measure_drops_an_emulated_precision_after_the_warm_up():
+    step, clock, calls = fake_timing({"fp32": 1.0, "bf16": 30.0})  # bf16 emulated: 30x slower
+    rates = precision.measure(step, ["fp32", "bf16"], rounds=3, steps=2, clock=clock)
+    assert rates == pytest.approx({"fp32": 10.0, "bf16": 1 / 3})
+    assert calls == {"fp32": 8, "bf16": 1}  # one step of the warm-up round
+    assert precision.choose(rates, 0.05) == "fp32"
+
+
+CPUINFO = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 1
+model name\t: AMD EPYC
+flags\t\t: fpu sse2 avx2 fma
+
+processor\t: 1
+model name\t: another processor
+flags\t\t: avx512f avx512_bf16
+"""
+
+
+def test_the_machine_is_named_by_generation_and_instruction_sets():
+    """Two generations of "AMD EPYC" (Zen 3 without bf16, Zen 4 with it) must not share a
+    cached precision: the name carries family and model, and the key carries the ISA."""
+    from seq2seq import machine
+
+    assert machine.cpu_model(CPUINFO) == "AMD EPYC (family 25, model 1)"
+    assert machine.cpu_isa(CPUINFO) == ["avx2"]
+    assert machine.cpu_model("") and machine.cpu_isa("") == []
+    assert machine.cpu_model() in precision.machine_key("cpu", 2)

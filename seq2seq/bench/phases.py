@@ -17,20 +17,31 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def matmul_gflops(dtype: torch.dtype, n: int = 2048, reps: int = 10,
-                  device: str = "cpu") -> float:
-    """Median GFLOP/s of an n×n matmul over `reps` runs, after warm-up."""
+def matmul_gflops(dtype: torch.dtype, n: int = 2048, reps: int = 10, device: str = "cpu",
+                  max_s: float = 5.0) -> float:
+    """Median GFLOP/s of an n×n matmul over up to `reps` runs, after warm-up. Where one product
+    would take over a fifth of `max_s` (a dtype the CPU only emulates: bf16 without AVX-512
+    runs at about 1 GFLOP/s), n halves first; the timed runs stop once `max_s` has passed."""
+    def timed(a: torch.Tensor, b: torch.Tensor) -> float:
+        _sync(device)
+        t = time.perf_counter()
+        a @ b
+        _sync(device)
+        return time.perf_counter() - t
+
+    probe_n = 256
+    a = torch.randn(probe_n, probe_n, dtype=dtype, device=device)
+    timed(a, a)
+    probe = timed(a, a)
+    while n > probe_n and probe * (n / probe_n) ** 3 > max_s / 5:
+        n //= 2
     a = torch.randn(n, n, dtype=dtype, device=device)
     b = torch.randn(n, n, dtype=dtype, device=device)
     for _ in range(3):
         a @ b
     times = []
-    for _ in range(reps):
-        _sync(device)
-        t = time.perf_counter()
-        a @ b
-        _sync(device)
-        times.append(time.perf_counter() - t)
+    while len(times) < reps and (not times or sum(times) < max_s):
+        times.append(timed(a, b))
     return 2 * n**3 / statistics.median(times) / 1e9
 
 
@@ -49,9 +60,11 @@ def _model_and_batches(cfg: DictConfig, device: str):
 
 
 def train_throughput(cfg: DictConfig, precision: str, warmup: int, windows: int,
-                     window_steps: int, device: str = "cpu") -> dict:
+                     window_steps: int, device: str = "cpu", max_window_s: float = 0) -> dict:
     """Steady-state target tokens/s of real training steps on token-bucketed batches (median of
-    windows), with the page faults and system CPU time of the timed windows."""
+    windows), with the page faults and system CPU time of the timed windows. With
+    `max_window_s`, the warm-up and each window also end once they have run that long (after
+    one step at least), so that a precision the CPU only emulates does not take an hour."""
     from ..flops import train_flops_per_target_token
     from ..optim import build_optimizer
     from ..train import TrainingLoss, train_step
@@ -61,13 +74,16 @@ def train_throughput(cfg: DictConfig, precision: str, warmup: int, windows: int,
     loss_fn = TrainingLoss(model, t.label_smoothing)
     opt = build_optimizer(model.parameters(), t)
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
-    rates, src_tok, tgt_tok, src_pad, rows, step = [], 0, 0, 0, 0, 0
+    rates, src_tok, tgt_tok, src_pad, rows, step, timed = [], 0, 0, 0, 0, 0, 0
     for w in range(-1, windows):
         if w == 0:
             usage = resource.getrusage(resource.RUSAGE_SELF)
         _sync(device)
         tokens, start = 0, time.perf_counter()
-        for _ in range(warmup if w < 0 else window_steps):
+        for i in range(warmup if w < 0 else window_steps):
+            if i and max_window_s and time.perf_counter() - start > max_window_s:
+                break
+            timed += w >= 0
             batch = data.collate(batches[step % len(batches)])
             step += 1
             train_step(loss_fn, opt, [batch.to(device, non_blocking=True)], t, precision,
@@ -88,8 +104,8 @@ def train_throughput(cfg: DictConfig, precision: str, warmup: int, windows: int,
     return {"tokens_per_s": statistics.median(rates), "windows": [round(r) for r in rates],
             "flops_per_target_token": flops,
             "parameters": sum(p.numel() for p in model.parameters()),
-            "minor_faults_per_step": round((end.ru_minflt - usage.ru_minflt) /
-                                           (windows * window_steps)),
+            "timed_steps": timed,
+            "minor_faults_per_step": round((end.ru_minflt - usage.ru_minflt) / timed),
             "system_cpu_share": round((end.ru_stime - usage.ru_stime) / max(cpu, 1e-9), 3)}
 
 

@@ -19,8 +19,9 @@ def _train_rows(r: dict) -> list[tuple[str, str]]:
          f"{r['peak_rss_mb_train_fp32']:.0f} / {r['peak_rss_mb_train_bf16']:.0f}"),
     ]
     if "auto_precision" in r:
-        rows.insert(4, ("precision=auto picks (its tokens/s over the faster one's)",
-                        f"{r['auto_precision']} ({r['auto_vs_fastest']:.2f})"))
+        rows.insert(4, ("precision=auto picks (its tokens/s over the faster one's; seconds "
+                        "it measured)", f"{r['auto_precision']} ({r['auto_vs_fastest']:.2f}; "
+                        f"{r['auto_precision_seconds']:.0f} s)"))
     if "train_tokens_per_s_fp32_system_malloc" in r:
         rows.append(("fp32 with glibc's default malloc: tokens/s, faults per step, system CPU",
                      f"{r['train_tokens_per_s_fp32_system_malloc']:,.0f}, "

@@ -71,7 +71,8 @@ def _other_rows(r: dict) -> list[tuple[str, str]]:
                   f"{r['startup_s_onnx']:.1f} / {r['startup_s_torch']:.1f}")]
     for lv in r.get("serve", {}).get("levels", []):
         search = "greedy" if lv["beam"] == 1 else f"beam {lv['beam']}"
-        rows.append((f"HTTP, {search}, {lv['clients']} clients: requests/s, p50 / p99 ms",
+        clients = f"{lv['clients']} client" + ("s" if lv["clients"] != 1 else "")
+        rows.append((f"HTTP, {search}, {clients}: requests/s, p50 / p99 ms",
                      f"{lv['requests_per_s']:.0f}, {lv['p50_ms']:.0f} / {lv['p99_ms']:.0f}"
                      + (f" ({lv['failed']} failed, {lv['different']} different)"
                         if lv["failed"] or lv["different"] else "")))

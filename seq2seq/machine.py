@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 from pathlib import Path
 
 ISA = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16")
 
 
+@functools.cache
+def _proc_cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
 def _cpuinfo(text: str | None = None) -> dict[str, str]:
-    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
+    """The first processor's fields of `text` or /proc/cpuinfo (empty where there is none)."""
     if text is None:
-        try:
-            text = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return {}
+        text = _proc_cpuinfo()
     fields: dict[str, str] = {}
     for line in text.splitlines():
         if not line.strip():

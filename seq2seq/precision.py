@@ -88,9 +88,10 @@ def measure(step: Callable[[str], int], precisions: list[str], rounds: int, step
             tokens, start = 0, clock()
             for _ in range(steps):
                 tokens += step(p)
-                if tokens / (clock() - start) < floor:
+                rate = tokens / (clock() - start)
+                if rate < floor:
                     break
-            last[p] = tokens / (clock() - start)
+            last[p] = rate
             if r:  # round 0 warms up kernels and caches
                 rates[p].append(last[p])
         floor = share * max(last.values())

@@ -74,16 +74,15 @@ def train_throughput(cfg: DictConfig, precision: str, warmup: int, windows: int,
     loss_fn = TrainingLoss(model, t.label_smoothing)
     opt = build_optimizer(model.parameters(), t)
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
-    rates, src_tok, tgt_tok, src_pad, rows, step, timed = [], 0, 0, 0, 0, 0, 0
+    rates, src_tok, tgt_tok, src_pad, rows, step = [], 0, 0, 0, 0, 0
     for w in range(-1, windows):
         if w == 0:
-            usage = resource.getrusage(resource.RUSAGE_SELF)
+            usage, warm_steps = resource.getrusage(resource.RUSAGE_SELF), step
         _sync(device)
         tokens, start = 0, time.perf_counter()
         for i in range(warmup if w < 0 else window_steps):
             if i and max_window_s and time.perf_counter() - start > max_window_s:
                 break
-            timed += w >= 0
             batch = data.collate(batches[step % len(batches)])
             step += 1
             train_step(loss_fn, opt, [batch.to(device, non_blocking=True)], t, precision,
@@ -99,6 +98,7 @@ def train_throughput(cfg: DictConfig, precision: str, warmup: int, windows: int,
             rates.append(tokens / (time.perf_counter() - start))
     end = resource.getrusage(resource.RUSAGE_SELF)
     cpu = end.ru_stime - usage.ru_stime + end.ru_utime - usage.ru_utime
+    timed = step - warm_steps
     flops = train_flops_per_target_token(cfg.model, prep.vocab.tgt_size, src_tok / tgt_tok,
                                          src_pad / rows)
     return {"tokens_per_s": statistics.median(rates), "windows": [round(r) for r in rates],

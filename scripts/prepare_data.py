@@ -22,7 +22,9 @@ def main(cfg: DictConfig) -> None:
             print(f"  {name:28s} {size:7d} pairs")
         vocab = prep.vocab
         kind = "joint" if vocab.joint else f"French {vocab.src_size}, English"
-        print(f"  vocabulary ({kind}): {vocab.tgt_size} pieces")
+        print(f"  vocabulary ({kind}): {vocab.tgt.get_piece_size()} pieces"
+              + (f", {vocab.tgt_size} of them in the output layer"
+                 if vocab.target_ids is not None else ""))
 
 
 if __name__ == "__main__":

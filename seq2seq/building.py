@@ -34,7 +34,7 @@ from tqdm import tqdm
 from .errors import Seq2SeqError
 from .sources import iter_pairs
 from .text import keep_pair, normalize, settings
-from .vocab import Vocab, load_spm, train_sentencepiece
+from .vocab import Vocab, load_spm, seen_target_ids, train_sentencepiece
 
 CHUNK = 50_000  # sentences encoded at once
 CLEAN_CHUNK = 20_000  # pairs normalised and filtered at once
@@ -267,6 +267,24 @@ def encode_spool(vocab: Vocab, spool: Spool, folder: Path, threads: int) -> None
     bar.close()
 
 
+def keep_seen_target_pieces(vocab: Vocab, folder: Path, log,
+                            chunk: int = 1 << 24) -> Vocab:
+    """Restrict the output vocabulary to the pieces that occur in train.tgt.ids.bin, whose
+    piece ids are rewritten (in place, a chunk at a time) as ids of that smaller list."""
+    ids = np.memmap(folder / "train.tgt.ids.bin", mode="r+", dtype=np.int32)
+    counts = np.zeros(vocab.tgt.get_piece_size(), dtype=np.int64)
+    for start in range(0, len(ids), chunk):
+        counts += np.bincount(ids[start: start + chunk], minlength=len(counts))
+    out = vocab.with_target_ids(seen_target_ids(counts))
+    for start in range(0, len(ids), chunk):
+        ids[start: start + chunk] = out.to_output_ids(ids[start: start + chunk])
+    ids.flush()
+    del ids
+    log(f"output vocabulary: the {out.tgt_size:,} of {len(counts):,} pieces that occur in the "
+        f"English training text (data.spm.target_pieces=seen)")
+    return out
+
+
 def _in_order(pool, func, items: Iterator, ahead: int) -> Iterator:
     """`func` of each item, run in `pool`, in input order, with at most `ahead` in flight
     (bounded memory, unlike Pool.imap, which reads its whole input)."""
@@ -333,6 +351,8 @@ def build(cfg: DictConfig, folder: Path, held: dict[str, Pairs], train_names: li
         vocab = fit_vocab(cfg, spool, threads, log)
         fitted = time.perf_counter()
         encode_spool(vocab, spool, folder, threads)
+        if cfg.spm.get("target_pieces", "all") == "seen":
+            vocab = keep_seen_target_pieces(vocab, folder, log)
     finally:
         spool.close()
         spool.delete()

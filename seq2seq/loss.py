@@ -37,26 +37,34 @@ class _FusedLinearCrossEntropy(torch.autograd.Function):
             grad_x = torch.empty_like(x)  # (N, O)
             grad_w = torch.zeros_like(weight, dtype=torch.float32)  # (V, O)
             grad_b = None if bias is None else torch.zeros_like(bias, dtype=torch.float32)
+        fused_w = with_grad and not torch.is_autocast_enabled(x.device.type) and \
+            x.dtype == grad_w.dtype  # grad_w.addmm_ (no autocast: it would mix dtypes)
         for start in range(0, N, _chunk_rows(V)):
             xc = x[start: start + _chunk_rows(V)]  # (C, O)
             yc = target[start: start + xc.size(0)]  # (C,)
             z = torch.nn.functional.linear(xc, weight, bias).float()  # (C, V); autocast applies
-            lse = torch.logsumexp(z, dim=1)  # (C,)
             picked = z.gather(1, yc.unsqueeze(1)).squeeze(1)  # (C,)
-            loss = lse - (1.0 - eps) * picked
+            loss = -(1.0 - eps) * picked
             if eps:
                 loss = loss - (eps / V) * z.sum(dim=1)
-            total += loss.sum()
+            # logsumexp by hand, so that its exp is the softmax's: one pass over (C, V), not two
+            top = z.amax(dim=1, keepdim=True)  # (C, 1)
+            p = z.sub_(top).exp_()  # unnormalised softmax, in place: (C, V)
+            norm = p.sum(dim=1, keepdim=True)  # (C, 1)
+            total += (loss + top.squeeze(1) + norm.log().squeeze(1)).sum()
             if with_grad:
-                g = z.sub_(lse.unsqueeze(1)).exp_()  # softmax, in place: (C, V)
+                # (softmax - eps / V) / N, in place; then -(1 - eps) / N at each target
+                g = p.mul_(norm.reciprocal_().div_(N))
                 if eps:
-                    g.sub_(eps / V)
-                g.scatter_add_(1, yc.unsqueeze(1), g.new_full((g.size(0), 1), eps - 1.0))
-                g.div_(N)  # the mean over all N rows
+                    g.sub_(eps / (V * N))
+                g.scatter_add_(1, yc.unsqueeze(1), g.new_full((g.size(0), 1), (eps - 1.0) / N))
                 grad_x[start: start + xc.size(0)] = torch.mm(g, weight)  # (C, O); autocast applies
-                grad_w += torch.mm(g.t(), xc).float()  # (V, O)
+                if fused_w:
+                    grad_w.addmm_(g.t(), xc)  # (V, O)
+                else:
+                    grad_w += torch.mm(g.t(), xc).float()  # (V, O); autocast applies
                 if grad_b is not None:
-                    grad_b += g.float().sum(dim=0)
+                    grad_b += g.sum(dim=0)
         if with_grad:
             grads = (grad_x, grad_w.to(weight.dtype),
                      None if grad_b is None else grad_b.to(bias.dtype))

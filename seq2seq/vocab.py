@@ -1,10 +1,18 @@
-"""SentencePiece subword vocabularies: training, encoding, decoding, special ids (no torch)."""
+"""SentencePiece subword vocabularies: training, encoding, decoding, special ids (no torch).
+
+The target side may keep only some of its SentencePiece model's pieces (`Vocab.target_ids`):
+those that occur in the English training text. With a joint model, French-only pieces and
+unused byte pieces then never reach the output layer, whose softmax (the largest part of a
+training step) shrinks with them. Target ids are positions in that list; `encode_tgt` and
+`decode_tgt` translate between them and the model's own piece ids.
+"""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
 
+import numpy as np
 import sentencepiece as spm
 from omegaconf import DictConfig
 
@@ -52,13 +60,29 @@ def load_spm(model: bytes) -> spm.SentencePieceProcessor:
 
 
 class Vocab:
-    """Source (French) and target (English) SentencePiece models; one shared model when joint."""
+    """Source (French) and target (English) SentencePiece models; one shared model when joint.
 
-    def __init__(self, src_model: bytes, tgt_model: bytes | None = None):
+    `target_ids`: the target model's piece ids that form the output vocabulary, in order, the
+    four special ids first (so PAD, UNK, BOS and EOS keep their values); None keeps them all.
+    """
+
+    def __init__(self, src_model: bytes, tgt_model: bytes | None = None,
+                 target_ids: Sequence[int] | None = None):
         self.src_model = src_model
         self.tgt_model = tgt_model
         self.src = load_spm(src_model)
         self.tgt = self.src if tgt_model is None else load_spm(tgt_model)
+        self.target_ids = None if target_ids is None else [int(i) for i in target_ids]
+        if self.target_ids is not None:
+            ids = np.asarray(self.target_ids, dtype=np.int64)
+            n = self.tgt.get_piece_size()
+            if (ids[:4].tolist() != [PAD, UNK, BOS, EOS] or ids.min() < 0 or ids.max() >= n
+                    or (np.diff(ids) <= 0).any()):
+                raise Seq2SeqError("the vocabulary's target piece list is damaged (it must "
+                                   "start with the 4 special ids and increase)")
+            self._to_piece = ids  # output id → piece id
+            self._to_out = np.full(n, UNK, dtype=np.int64)  # piece id → output id (UNK: none)
+            self._to_out[ids] = np.arange(len(ids))
 
     @property
     def joint(self) -> bool:
@@ -70,7 +94,11 @@ class Vocab:
 
     @property
     def tgt_size(self) -> int:
-        return self.tgt.get_piece_size()
+        """Size of the output vocabulary."""
+        return self.tgt.get_piece_size() if self.target_ids is None else len(self.target_ids)
+
+    def with_target_ids(self, target_ids: Sequence[int] | None) -> Vocab:
+        return Vocab(self.src_model, self.tgt_model, target_ids)
 
     def encode_src(self, lines: Sequence[str]) -> list[list[int]]:
         return self.src.encode(list(lines))
@@ -87,19 +115,39 @@ class Vocab:
                 ids[i] = x[:limit]
         return ids
 
+    def to_output_ids(self, piece_ids: np.ndarray) -> np.ndarray:
+        """Target model piece ids (any shape, int) → output ids (a piece outside the list: UNK)."""
+        return piece_ids if self.target_ids is None else \
+            self._to_out[piece_ids].astype(piece_ids.dtype)
+
     def encode_tgt(self, lines: Sequence[str]) -> list[list[int]]:
-        return self.tgt.encode(list(lines))
+        ids = self.tgt.encode(list(lines))
+        if self.target_ids is None:
+            return ids
+        return [self._to_out[x].tolist() if x else [] for x in ids]
+
+    def _pieces(self, ids: Sequence[int]) -> list[int]:
+        if self.target_ids is None:
+            return list(ids)
+        return self._to_piece[np.asarray(ids, dtype=np.int64)].tolist() if len(ids) else []
 
     def decode_tgt(self, ids: Sequence[Sequence[int]]) -> list[str]:
-        return self.tgt.decode([list(x) for x in ids])
+        return self.tgt.decode([self._pieces(x) for x in ids])
 
     def tgt_pieces(self, ids: Sequence[int]) -> list[str]:
-        return [self.tgt.id_to_piece(i) for i in ids]
+        return [self.tgt.id_to_piece(i) for i in self._pieces(ids)]
 
     def to_dict(self) -> dict:
         """Plain data for a checkpoint."""
-        return {"src": self.src_model, "tgt": self.tgt_model}
+        return {"src": self.src_model, "tgt": self.tgt_model, "target_ids": self.target_ids}
 
     @classmethod
     def from_dict(cls, d: dict) -> Vocab:
-        return cls(d["src"], d["tgt"])
+        return cls(d["src"], d["tgt"], d.get("target_ids"))  # older files keep every piece
+
+
+def seen_target_ids(counts: np.ndarray) -> list[int]:
+    """The output vocabulary for per-piece counts of the target training text: the special ids
+    and every piece that occurs."""
+    seen = np.flatnonzero(counts)
+    return [PAD, UNK, BOS, EOS] + [int(i) for i in seen if i > EOS]

@@ -21,7 +21,7 @@ from seq2seq import building
 from seq2seq.data import ArraySide, FileSide, PairDataset, TokenBatchSampler, pack
 from seq2seq.errors import Seq2SeqError
 from seq2seq.prepare import load_splits, prepare, train_groups
-from seq2seq.vocab import Vocab, train_sentencepiece
+from seq2seq.vocab import Vocab, seen_target_ids, train_sentencepiece
 
 from .conftest import ROOT, toy_pairs
 
@@ -87,7 +87,7 @@ def test_every_format_and_compression(make_cfg, tmp_path, corpus):
     assert prep.valid["src_text"] == [f for f, _ in dev]
     assert load_splits(cfg.data, ["files.test"])["files.test"] == test
     got = [(prep.vocab.src.decode(prep.train["src"]["ids"][a:b].tolist()),
-            prep.vocab.tgt.decode(prep.train["tgt"]["ids"][c:e].tolist()))
+            prep.vocab.decode_tgt([prep.train["tgt"]["ids"][c:e].tolist()])[0])
            for a, b, c, e in zip(prep.train["src"]["offsets"][:-1],
                                  prep.train["src"]["offsets"][1:],
                                  prep.train["tgt"]["offsets"][:-1],
@@ -176,6 +176,9 @@ def test_streaming_equals_the_in_memory_path(make_cfg, tmp_path):
     prep = prepare(cfg.data, log=quiet)
     train = load_splits(cfg.data, ["multi30k.train"])["multi30k.train"]
     vocab = Vocab(train_sentencepiece([x for p in train for x in p], cfg.data.spm, 1))
+    counts = np.bincount([i for x in vocab.encode_tgt([e for _, e in train]) for i in x],
+                         minlength=vocab.tgt_size)
+    vocab = vocab.with_target_ids(seen_target_ids(counts))  # data.spm.target_pieces=seen
     assert prep.vocab.to_dict() == vocab.to_dict()
     for side, lines in (("src", [f for f, _ in train]), ("tgt", [e for _, e in train])):
         expected = pack(vocab.encode_src(lines) if side == "src" else vocab.encode_tgt(lines))

@@ -1,7 +1,10 @@
+import numpy as np
+import pytest
 from omegaconf import OmegaConf
 
+from seq2seq.errors import Seq2SeqError
 from seq2seq.text import normalize
-from seq2seq.vocab import BOS, EOS, PAD, UNK, Vocab, train_sentencepiece
+from seq2seq.vocab import BOS, EOS, PAD, UNK, Vocab, seen_target_ids, train_sentencepiece
 
 SPM = OmegaConf.create({"model_type": "bpe", "vocab_size": 400, "character_coverage": 1.0,
                         "byte_fallback": True, "max_sentences": 100000, "seed": 1})
@@ -27,3 +30,27 @@ def test_special_ids_and_separate_vocabularies():
     assert [vocab.tgt.id_to_piece(i) for i in (PAD, UNK, BOS, EOS)] == \
         ["<pad>", "<unk>", "<s>", "</s>"]
     assert Vocab.from_dict(vocab.to_dict()).src_size == vocab.src_size
+
+
+def test_target_pieces_map_both_ways():
+    vocab = Vocab(train_sentencepiece(TRAIN, SPM, threads=1))
+    english = ["The boy eats an apple.", "Where is it?"]
+    full = vocab.encode_tgt(english)
+    counts = np.bincount([i for x in full for i in x], minlength=vocab.tgt_size)
+    small = vocab.with_target_ids(seen_target_ids(counts))
+    assert small.tgt_size == 4 + len({i for x in full for i in x if i > EOS}) < vocab.tgt_size
+    ids = small.encode_tgt(english)
+    assert max(max(x) for x in ids) < small.tgt_size and UNK not in ids[0]
+    assert small.decode_tgt(ids) == english
+    assert small.tgt_pieces(ids[1]) == vocab.tgt_pieces(full[1])
+    assert small.encode_tgt(["Noël"])[0].count(UNK) >= 1  # pieces never seen in English: UNK
+    again = Vocab.from_dict(small.to_dict())
+    assert again.encode_tgt(english) == ids and again.to_dict() == small.to_dict()
+    assert Vocab.from_dict({"src": vocab.src_model, "tgt": None}).tgt_size == vocab.tgt_size
+
+
+def test_damaged_target_piece_list_is_refused():
+    model = train_sentencepiece(TRAIN, SPM, threads=1)
+    for bad in ([5, 6, 7], [PAD, UNK, BOS, EOS, 9, 9], [PAD, UNK, BOS, EOS, 10 ** 6]):
+        with pytest.raises(Seq2SeqError, match="target piece list"):
+            Vocab(model, None, bad)

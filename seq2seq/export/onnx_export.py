@@ -86,6 +86,7 @@ def export_onnx(checkpoint: str | Path, out_dir: str | Path, opset: int = 17) ->
                     "layers": cfg.model.decoder.layers, "hidden": cfg.model.decoder.hidden,
                     "out_dim": model.decoder.out_dim,
                     "special": {"pad": PAD, "unk": UNK, "bos": BOS, "eos": EOS},
+                    "target_ids": vocab.target_ids,  # output id → target.model piece id
                     "normalize": OmegaConf.to_container(cfg.data.normalize),
                     "model": OmegaConf.to_container(cfg.model),
                     "checkpoint": str(checkpoint), "metrics": ckpt.get("metrics")}

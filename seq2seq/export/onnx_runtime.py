@@ -91,7 +91,8 @@ class OnnxTranslator:
                                f"({str(err).splitlines()[0][:120]}); export it again")
         src_model = (folder / "source.model").read_bytes()
         tgt_model = (folder / "target.model").read_bytes()
-        self.vocab = Vocab(src_model, None if tgt_model == src_model else tgt_model)
+        self.vocab = Vocab(src_model, None if tgt_model == src_model else tgt_model,
+                           self.settings.get("target_ids"))
         self.decode = decode
         self.normalize_cfg = settings(self.settings["normalize"])
         self.bos, self.eos = self.settings["special"]["bos"], self.settings["special"]["eos"]

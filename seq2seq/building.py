@@ -233,11 +233,12 @@ def fit_vocab(cfg: DictConfig, spool: Spool, threads: int, log) -> Vocab:
                  train_sentencepiece(spool.lines(1), cfg.spm, threads))
 
 
-def encode_spool(vocab: Vocab, spool: Spool, folder: Path, threads: int) -> None:
+def encode_spool(vocab: Vocab, spool: Spool, folder: Path, threads: int) -> np.ndarray:
     """train.{src,tgt}.ids.bin (int32 pieces, all sentences back to back) and
     train.{src,tgt}.offsets.bin (int64, n + 1 values) from the spool, a chunk at a time, in
     `threads` worker processes that read their chunks from the spool themselves (chunks come
-    back in order)."""
+    back in order). Returns how often each target piece occurs."""
+    counts = np.zeros(vocab.tgt.get_piece_size(), dtype=np.int64)
     bar = tqdm(total=spool.count, desc="encoding", unit=" pairs", unit_scale=True,
                disable=None, leave=False)
     models = ((0, "train.src", vocab.src_model), (1, "train.tgt", vocab.tgt_model or
@@ -258,6 +259,8 @@ def encode_spool(vocab: Vocab, spool: Spool, folder: Path, threads: int) -> None
                 off_f.write(np.zeros(1, dtype=np.int64).tobytes())
                 for flat, lengths in encoded:
                     ids_f.write(flat.tobytes())
+                    if side == 1:
+                        counts += np.bincount(flat, minlength=len(counts))
                     off_f.write((end + np.cumsum(lengths)).tobytes())
                     end += int(lengths.sum())
                     bar.update(len(lengths) / 2)
@@ -265,17 +268,16 @@ def encode_spool(vocab: Vocab, spool: Spool, folder: Path, threads: int) -> None
             if pool is not None:
                 pool.terminate()
     bar.close()
+    return counts
 
 
-def keep_seen_target_pieces(vocab: Vocab, folder: Path, log,
+def keep_seen_target_pieces(vocab: Vocab, counts: np.ndarray, folder: Path, log,
                             chunk: int = 1 << 24) -> Vocab:
-    """Restrict the output vocabulary to the pieces that occur in train.tgt.ids.bin, whose
-    piece ids are rewritten (in place, a chunk at a time) as ids of that smaller list."""
-    ids = np.memmap(folder / "train.tgt.ids.bin", mode="r+", dtype=np.int32)
-    counts = np.zeros(vocab.tgt.get_piece_size(), dtype=np.int64)
-    for start in range(0, len(ids), chunk):
-        counts += np.bincount(ids[start: start + chunk], minlength=len(counts))
+    """Restrict the output vocabulary to the target pieces that occur (`counts`, from
+    `encode_spool`); train.tgt.ids.bin is rewritten in place, a chunk at a time, as ids of that
+    smaller list."""
     out = vocab.with_target_ids(seen_target_ids(counts))
+    ids = np.memmap(folder / "train.tgt.ids.bin", mode="r+", dtype=np.int32)
     for start in range(0, len(ids), chunk):
         ids[start: start + chunk] = out.to_output_ids(ids[start: start + chunk])
     ids.flush()
@@ -350,9 +352,9 @@ def build(cfg: DictConfig, folder: Path, held: dict[str, Pairs], train_names: li
         spooled = time.perf_counter()
         vocab = fit_vocab(cfg, spool, threads, log)
         fitted = time.perf_counter()
-        encode_spool(vocab, spool, folder, threads)
-        if cfg.spm.get("target_pieces", "all") == "seen":
-            vocab = keep_seen_target_pieces(vocab, folder, log)
+        counts = encode_spool(vocab, spool, folder, threads)
+        if cfg.spm.target_pieces == "seen":
+            vocab = keep_seen_target_pieces(vocab, counts, folder, log)
     finally:
         spool.close()
         spool.delete()

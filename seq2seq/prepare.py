@@ -73,7 +73,7 @@ def check_data_config(cfg: DictConfig) -> None:
         raise Seq2SeqError("data.valid_splits is empty; training needs a validation split")
     if cfg.spm.model_type not in ("bpe", "unigram"):
         raise Seq2SeqError(f"data.spm.model_type={cfg.spm.model_type}: choose bpe or unigram")
-    if cfg.spm.get("target_pieces", "all") not in ("seen", "all"):
+    if cfg.spm.target_pieces not in ("seen", "all"):
         raise Seq2SeqError(f"data.spm.target_pieces={cfg.spm.target_pieces}: choose seen or all")
     if cfg.get("tsv_bad_lines", "error") not in ("error", "skip"):
         raise Seq2SeqError(f"data.tsv_bad_lines={cfg.tsv_bad_lines}: choose error or skip")

@@ -72,17 +72,21 @@ class Vocab:
         self.tgt_model = tgt_model
         self.src = load_spm(src_model)
         self.tgt = self.src if tgt_model is None else load_spm(tgt_model)
-        self.target_ids = None if target_ids is None else [int(i) for i in target_ids]
-        if self.target_ids is not None:
-            ids = np.asarray(self.target_ids, dtype=np.int64)
+        self._to_piece = None  # output id → piece id (None: every piece, the same ids)
+        if target_ids is not None:
+            ids = np.asarray(target_ids, dtype=np.int64)
             n = self.tgt.get_piece_size()
             if (ids[:4].tolist() != [PAD, UNK, BOS, EOS] or ids.min() < 0 or ids.max() >= n
                     or (np.diff(ids) <= 0).any()):
                 raise Seq2SeqError("the vocabulary's target piece list is damaged (it must "
                                    "start with the 4 special ids and increase)")
-            self._to_piece = ids  # output id → piece id
+            self._to_piece = ids
             self._to_out = np.full(n, UNK, dtype=np.int64)  # piece id → output id (UNK: none)
             self._to_out[ids] = np.arange(len(ids))
+
+    @property
+    def target_ids(self) -> list[int] | None:
+        return None if self._to_piece is None else self._to_piece.tolist()
 
     @property
     def joint(self) -> bool:
@@ -95,7 +99,7 @@ class Vocab:
     @property
     def tgt_size(self) -> int:
         """Size of the output vocabulary."""
-        return self.tgt.get_piece_size() if self.target_ids is None else len(self.target_ids)
+        return self.tgt.get_piece_size() if self._to_piece is None else len(self._to_piece)
 
     def with_target_ids(self, target_ids: Sequence[int] | None) -> Vocab:
         return Vocab(self.src_model, self.tgt_model, target_ids)
@@ -117,19 +121,18 @@ class Vocab:
 
     def to_output_ids(self, piece_ids: np.ndarray) -> np.ndarray:
         """Target model piece ids (any shape, int) → output ids (a piece outside the list: UNK)."""
-        return piece_ids if self.target_ids is None else \
-            self._to_out[piece_ids].astype(piece_ids.dtype)
+        return piece_ids if self._to_piece is None else self._to_out[piece_ids]
 
     def encode_tgt(self, lines: Sequence[str]) -> list[list[int]]:
         ids = self.tgt.encode(list(lines))
-        if self.target_ids is None:
+        if self._to_piece is None:
             return ids
-        return [self._to_out[x].tolist() if x else [] for x in ids]
+        return [self._to_out[x].tolist() for x in ids]
 
     def _pieces(self, ids: Sequence[int]) -> list[int]:
-        if self.target_ids is None:
+        if self._to_piece is None:
             return list(ids)
-        return self._to_piece[np.asarray(ids, dtype=np.int64)].tolist() if len(ids) else []
+        return self._to_piece[np.asarray(ids, dtype=np.int64)].tolist()
 
     def decode_tgt(self, ids: Sequence[Sequence[int]]) -> list[str]:
         return self.tgt.decode([self._pieces(x) for x in ids])

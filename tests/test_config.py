@@ -52,3 +52,16 @@ def test_data_root_follows_the_environment(monkeypatch, tmp_path):
         cfg = compose(config_name="train")
     assert cfg.data.root == "~/.cache/seq2seq/data"
     assert data_root(cfg.data) == Path(os.path.expanduser("~/.cache/seq2seq/data"))
+
+
+@pytest.mark.parametrize("overrides, dropout, minutes", [
+    ([], 0.1, 20),                                      # the model's own dropout
+    (["train=quick"], 0.1, 4),
+    (["train=best"], 0.3, 90),                          # the 90-minute recipe sets its own
+    (["train=best", "model=gru_large"], 0.3, 90),
+    (["train=best", "model.dropout=0.2"], 0.2, 90),     # the command line still wins
+])
+def test_recipes_set_their_budget_and_dropout(make_cfg, overrides, dropout, minutes):
+    cfg = make_cfg("train", overrides, tiny=False)
+    assert (cfg.model.dropout, cfg.train.max_minutes) == (dropout, minutes)
+    assert cfg.train.name == (overrides[0].split("=")[1] if overrides else "default")

@@ -1,4 +1,4 @@
-"""Process memory settings applied at start-up: glibc's allocator and oneDNN's primitive cache.
+"""Process memory settings applied at start-up: glibc's allocator and the oneDNN kernel caches.
 
 **glibc malloc.** Keep the allocator from handing memory back to the kernel after every step.
 
@@ -12,8 +12,13 @@ leaves glibc's defaults in place. On other C libraries (macOS, musl) it does not
 
 **oneDNN.** bf16 matrix products on the CPU run in oneDNN, which compiles and keeps a kernel
 (with its buffers, a few MB) for every distinct matrix shape, up to 1,024 of them by default;
-token-bucketed batches have many shapes, so bf16 training grew by GBs. `bound_onednn_cache`
-keeps at most `ONEDNN_CACHE` of them, unless `ONEDNN_PRIMITIVE_CACHE_CAPACITY` is already set.
+token-bucketed batches have many shapes, so bf16 training grew by GBs. Two caches hold them:
+oneDNN's own (`ONEDNN_PRIMITIVE_CACHE_CAPACITY`) and, in front of it, PyTorch's ideep layer's
+cache of ready computations with their reordered weights (`LRU_CACHE_CAPACITY`, 1,024 by
+default, about 8 MB an entry here). `bound_onednn_cache` keeps at most `ONEDNN_CACHE` and
+`IDEEP_CACHE` entries, unless the user has set either variable. Measured on 2 cores of an Intel
+Xeon with AMX (bf16 training steps of the default model on Multi30k batches): 1,550 MB peak RSS
+with only oneDNN's cache bounded, 830 MB with both, at the same speed or a little faster.
 """
 
 from __future__ import annotations
@@ -39,18 +44,21 @@ SETTINGS = {
 }
 
 ONEDNN_CACHE = 64  # primitives kept by oneDNN; each costs memory, each miss a recompilation
+IDEEP_CACHE = 4  # ideep's ready computations (a miss rebuilds one from oneDNN's cache)
+CACHE_ENV = {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": ONEDNN_CACHE, "LRU_CACHE_CAPACITY": IDEEP_CACHE}
 
 _applied: str | None = None
 
 
 def bound_onednn_cache() -> str:
-    """Cap oneDNN's primitive cache (read when oneDNN first runs); returns the capacity."""
-    return os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(ONEDNN_CACHE))
+    """Cap oneDNN's and ideep's kernel caches (read when they first run); returns both
+    capacities, as "oneDNN/ideep"."""
+    return "/".join(os.environ.setdefault(k, str(v)) for k, v in CACHE_ENV.items())
 
 
 def tune_memory() -> str:
     """Both settings; returns a description of what is in effect (for logs and benchmarks)."""
-    return f"malloc {tune_malloc()}, oneDNN cache {bound_onednn_cache()}"
+    return f"malloc {tune_malloc()}, oneDNN/ideep caches {bound_onednn_cache()}"
 
 
 def tune_malloc(mode: str | None = None) -> str:
@@ -78,5 +86,5 @@ def tune_malloc(mode: str | None = None) -> str:
 
 def memory_setting() -> str:
     """What is in effect in this process, without changing anything."""
-    capacity = os.environ.get("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "1024 (default)")
-    return f"malloc {_applied or 'not applied'}, oneDNN cache {capacity}"
+    capacity = "/".join(os.environ.get(k, "1024") for k in CACHE_ENV)
+    return f"malloc {_applied or 'not applied'}, oneDNN/ideep caches {capacity}"

@@ -16,6 +16,8 @@ PROBE = """
 import ctypes, json, resource
 from seq2seq.memory import tune_memory
 setting = tune_memory()
+import os
+caches = [os.environ.get(k) for k in ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "LRU_CACHE_CAPACITY")]
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype = ctypes.c_void_p
 size = 24 << 20  # over glibc's initial mmap threshold (128 KiB), under the 32 MiB cap
@@ -26,13 +28,14 @@ for _ in range(3):
     ctypes.memset(p, 1, size)
     libc.free(ctypes.c_void_p(p))
     faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-print(json.dumps({"setting": setting, "faults": faults}))
+print(json.dumps({"setting": setting, "faults": faults, "caches": caches}))
 """
 
 
 def run_probe(**env) -> dict:
     full = {k: v for k, v in os.environ.items()
-            if k not in ("SEQ2SEQ_MALLOC", "ONEDNN_PRIMITIVE_CACHE_CAPACITY")}
+            if k not in ("SEQ2SEQ_MALLOC", "ONEDNN_PRIMITIVE_CACHE_CAPACITY",
+                         "LRU_CACHE_CAPACITY")}
     out = subprocess.run([sys.executable, "-c", PROBE], env={**full, **env}, check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out)
@@ -40,15 +43,18 @@ def run_probe(**env) -> dict:
 
 def test_tuned_allocator_keeps_freed_memory_for_the_next_step():
     r = run_probe()
-    assert r["setting"] == "malloc tuned, oneDNN cache 64"
+    assert r["setting"] == "malloc tuned, oneDNN/ideep caches 64/4"
+    assert r["caches"] == ["64", "4"]  # in the environment that oneDNN and ideep read
     pages = (24 << 20) // 4096
     assert r["faults"][0] >= pages // 2  # the first use of the memory faults it in
     assert max(r["faults"][1:]) < pages // 20  # later steps reuse it: no new page faults
 
 
 def test_turned_off_leaves_glibc_defaults():
-    r = run_probe(SEQ2SEQ_MALLOC="system", ONEDNN_PRIMITIVE_CACHE_CAPACITY="1024")
-    assert r["setting"] == "malloc system, oneDNN cache 1024"  # a user's own setting wins
+    r = run_probe(SEQ2SEQ_MALLOC="system", ONEDNN_PRIMITIVE_CACHE_CAPACITY="1024",
+                  LRU_CACHE_CAPACITY="512")
+    assert r["setting"] == "malloc system, oneDNN/ideep caches 1024/512"  # a user's own wins
+    assert r["caches"] == ["1024", "512"]
     pages = (24 << 20) // 4096
     assert r["faults"][1] >= pages // 2  # glibc gave the block back and faults it in again
 

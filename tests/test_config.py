@@ -57,8 +57,8 @@ def test_data_root_follows_the_environment(monkeypatch, tmp_path):
 @pytest.mark.parametrize("overrides, dropout, minutes", [
     ([], 0.1, 20),                                      # the model's own dropout
     (["train=quick"], 0.1, 4),
-    (["train=best"], 0.3, 90),                          # the 90-minute recipe sets its own
-    (["train=best", "model=gru_large"], 0.3, 90),
+    (["train=best"], 0.1, 90),                          # the 90-minute recipe sets its own
+    (["train=best", "model=gru_large"], 0.1, 90),
     (["train=best", "model.dropout=0.2"], 0.2, 90),     # the command line still wins
 ])
 def test_recipes_set_their_budget_and_dropout(make_cfg, overrides, dropout, minutes):

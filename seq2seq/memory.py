@@ -15,8 +15,8 @@ leaves glibc's defaults in place. On other C libraries (macOS, musl) it does not
 token-bucketed batches have many shapes, so bf16 training grew by GBs. Two caches hold them:
 oneDNN's own (`ONEDNN_PRIMITIVE_CACHE_CAPACITY`) and, in front of it, PyTorch's ideep layer's
 cache of ready computations with their reordered weights (`LRU_CACHE_CAPACITY`, 1,024 by
-default, about 8 MB an entry here). `bound_onednn_cache` keeps at most `ONEDNN_CACHE` and
-`IDEEP_CACHE` entries, unless the user has set either variable. Measured on 2 cores of an Intel
+default, about 8 MB an entry here). `bound_onednn_cache` sets both capacities (`CACHE_ENV`),
+unless the user has set either variable. Measured on 2 cores of an Intel
 Xeon with AMX (bf16 training steps of the default model on Multi30k batches): 1,550 MB peak RSS
 with only oneDNN's cache bounded, 830 MB with both, at the same speed or a little faster.
 """
@@ -43,9 +43,11 @@ SETTINGS = {
     M_MMAP_THRESHOLD: 32 << 20,
 }
 
-ONEDNN_CACHE = 64  # primitives kept by oneDNN; each costs memory, each miss a recompilation
-IDEEP_CACHE = 4  # ideep's ready computations (a miss rebuilds one from oneDNN's cache)
-CACHE_ENV = {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": ONEDNN_CACHE, "LRU_CACHE_CAPACITY": IDEEP_CACHE}
+CACHE_ENV = {  # the caches' environment variables (both 1,024 by default) and their bounds
+    "ONEDNN_PRIMITIVE_CACHE_CAPACITY": 64,  # oneDNN's primitives: each costs memory, each miss
+                                            # a recompilation
+    "LRU_CACHE_CAPACITY": 4,  # ideep's ready computations: a miss rebuilds one from oneDNN's
+}
 
 _applied: str | None = None
 

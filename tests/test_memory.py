@@ -9,15 +9,17 @@ import sys
 
 import pytest
 
+from seq2seq.memory import CACHE_ENV, ENV
+
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc",
                                 reason="mallopt tuning exists only on glibc")
 
 PROBE = """
 import ctypes, json, resource
-from seq2seq.memory import tune_memory
-setting = tune_memory()
 import os
-caches = [os.environ.get(k) for k in ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "LRU_CACHE_CAPACITY")]
+from seq2seq.memory import CACHE_ENV, tune_memory
+setting = tune_memory()
+caches = [os.environ.get(k) for k in CACHE_ENV]
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype = ctypes.c_void_p
 size = 24 << 20  # over glibc's initial mmap threshold (128 KiB), under the 32 MiB cap
@@ -33,9 +35,7 @@ print(json.dumps({"setting": setting, "faults": faults, "caches": caches}))
 
 
 def run_probe(**env) -> dict:
-    full = {k: v for k, v in os.environ.items()
-            if k not in ("SEQ2SEQ_MALLOC", "ONEDNN_PRIMITIVE_CACHE_CAPACITY",
-                         "LRU_CACHE_CAPACITY")}
+    full = {k: v for k, v in os.environ.items() if k != ENV and k not in CACHE_ENV}
     out = subprocess.run([sys.executable, "-c", PROBE], env={**full, **env}, check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out)

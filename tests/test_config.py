@@ -54,14 +54,17 @@ def test_data_root_follows_the_environment(monkeypatch, tmp_path):
     assert data_root(cfg.data) == Path(os.path.expanduser("~/.cache/seq2seq/data"))
 
 
-@pytest.mark.parametrize("overrides, dropout, minutes", [
-    ([], 0.1, 20),                                      # the model's own dropout
-    (["train=quick"], 0.1, 4),
-    (["train=best"], 0.1, 90),                          # the 90-minute recipe sets its own
-    (["train=best", "model=gru_large"], 0.1, 90),
-    (["train=best", "model.dropout=0.2"], 0.2, 90),     # the command line still wins
+@pytest.mark.parametrize("overrides, dropout, minutes, enc_layers", [
+    ([], 0.1, 20, 1),                                   # the model's own dropout and depth
+    (["train=quick"], 0.1, 4, 1),
+    (["train=best"], 0.1, 90, 3),                       # the 90-minute recipe sets its own
+    (["train=best", "model=gru_large"], 0.1, 90, 3),
+    (["train=best", "model.dropout=0.2"], 0.2, 90, 3),  # the command line still wins
+    (["train=best", "model.encoder.layers=1"], 0.1, 90, 1),
 ])
-def test_recipes_set_their_budget_and_dropout(make_cfg, overrides, dropout, minutes):
+def test_recipes_set_their_budget_dropout_and_depth(make_cfg, overrides, dropout, minutes,
+                                                    enc_layers):
     cfg = make_cfg("train", overrides, tiny=False)
     assert (cfg.model.dropout, cfg.train.max_minutes) == (dropout, minutes)
+    assert cfg.model.encoder.layers == enc_layers
     assert cfg.train.name == (overrides[0].split("=")[1] if overrides else "default")

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch import nn
 
 from seq2seq.data import PairDataset, pack
 from seq2seq.errors import Seq2SeqError
@@ -43,6 +44,45 @@ def test_padding_does_not_change_encoder_states(make_cfg, cell):
     h_alone = final_alone[0] if cell == "lstm" else final_alone
     h_pad = final_pad[0] if cell == "lstm" else final_pad
     torch.testing.assert_close(h_pad[:, 0], h_alone[:, 0])
+
+
+@pytest.mark.parametrize("layers, bidirectional", [(1, True), (2, True), (2, False)])
+def test_gru_by_direction_equals_the_packed_run(make_cfg, layers, bidirectional):
+    """The CPU path (a call per layer and direction over the padded batch) gives the packed
+    run's outputs, final states and gradients."""
+    cfg = model_cfg(make_cfg, extra=[f"model.encoder.layers={layers}", "model.dropout=0.0",
+                                     f"model.encoder.bidirectional={bidirectional}"])
+    enc = build_model(cfg, 20, 20).encoder.train()
+    batch = toy_batch(seed=3, n=7)
+    by_direction = enc(batch.src, batch.src_lens)
+    shells, enc._shells = enc._shells, None  # the packed run
+    packed = enc(batch.src, batch.src_lens)
+    enc._shells = shells
+    grads = []
+    for out, final in (by_direction, packed):
+        enc.zero_grad()
+        (out.pow(2).sum() + final.pow(2).sum()).backward()
+        grads.append([p.grad.clone() for p in enc.parameters()])
+    torch.testing.assert_close(by_direction[0], packed[0])
+    torch.testing.assert_close(by_direction[1], packed[1])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b)
+    assert (by_direction[0][batch.src == 0] == 0).all()  # zero at padded positions
+
+
+def test_int8_quantized_gru_encoder_runs_packed(make_cfg):
+    """quantize_dynamic replaces the GRU by a module without `weight_ih_l0`: the encoder runs it
+    packed, and stays close to the float model."""
+    model = build_model(model_cfg(make_cfg, extra=["model.encoder.layers=2"]), 20, 20).eval()
+    batch = toy_batch(seed=5, n=6)
+    with torch.no_grad():
+        out, final = model.encoder(batch.src, batch.src_lens)
+        q = torch.ao.quantization.quantize_dynamic(model, {nn.GRU, nn.Linear}, dtype=torch.qint8)
+        assert type(q.encoder.rnn) is not nn.GRU
+        q_out, q_final = q.encoder(batch.src, batch.src_lens)
+    assert q_out.shape == out.shape and q_final.shape == final.shape
+    assert (q_out - out).abs().max() < 0.1
+    assert (q_out[batch.src == 0] == 0).all()
 
 
 def test_attention_gives_padding_zero_weight(make_cfg):

@@ -29,7 +29,7 @@ RNNState = torch.Tensor | tuple[torch.Tensor, torch.Tensor]  # h, or (h, c) for 
 
 
 class Encoder(nn.Module):
-    """Embedding → dropout → GRU/LSTM. Packing keeps padding out of the states of real tokens."""
+    """Embedding → dropout → GRU/LSTM; padding never reaches the states of real tokens."""
 
     def __init__(self, cfg: DictConfig, vocab_size: int):
         """`cfg` is the `model` config; the encoder reads `embed_dim`, `cell`, `dropout` and

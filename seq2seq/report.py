@@ -27,18 +27,32 @@ def load_results(run_dirs: list[str]) -> list[dict]:
 
 
 def checkpoint_facts(name: str) -> dict:
-    """Training minutes, steps and parameters of the (first) checkpoint of an evaluation."""
-    first = name.split(" of ")[-1].split(", ")[0]
+    """Training minutes, steps and parameters of an evaluation's checkpoint. An ensemble's
+    ("ensemble of a.pt, b.pt") are its members' added up (training time and model size both
+    grow with it); an average's ("average of ...") are its first checkpoint's."""
+    kind, _, paths = name.partition(" of ") if " of " in name else ("", "", name)
+    members = paths.split(", ") if kind == "ensemble" else paths.split(", ")[:1]
+    facts = [_one_checkpoint(p) for p in members]
+    if not all(facts):
+        return {}
+    out = dict(facts[0])
+    for key in ("minutes", "parameters"):
+        out[key] = sum(f[key] for f in facts)
+    for key in ("model", "data"):
+        out[key] = " + ".join(dict.fromkeys(f[key] for f in facts))
+    return out
+
+
+def _one_checkpoint(path: str) -> dict:
     try:
-        ckpt = load_checkpoint(first)
+        ckpt = load_checkpoint(path)
     except Seq2SeqError:
         return {}
     metrics = ckpt.get("metrics") or {}
     unique = {v.untyped_storage().data_ptr(): v.numel() for v in ckpt["model"].values()
               if v.is_floating_point()}  # tied weights share one storage: counted once
-    params = sum(unique.values())
     return {"minutes": (metrics.get("elapsed_s") or 0) / 60, "step": metrics.get("step"),
-            "parameters": params, "model": ckpt["config"]["model"]["name"],
+            "parameters": sum(unique.values()), "model": ckpt["config"]["model"]["name"],
             "data": ckpt["config"]["data"]["name"],
             "recipe": ckpt["config"]["train"].get("name")}
 

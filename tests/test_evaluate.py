@@ -2,6 +2,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import ROOT
 
 
@@ -39,3 +41,16 @@ def test_evaluate_requires_a_checkpoint(script_env, tmp_path):
                         f"hydra.run.dir={tmp_path}"], env=script_env, capture_output=True,
                        text=True, timeout=300, cwd=ROOT)
     assert r.returncode != 0 and "checkpoint" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_report_adds_up_an_ensembles_members(trained):
+    from seq2seq.report import checkpoint_facts
+
+    one = checkpoint_facts(str(trained))
+    both = checkpoint_facts(f"ensemble of {trained}, {trained}")
+    averaged = checkpoint_facts(f"average of {trained}, {trained}")
+    assert one["parameters"] > 0 and one["minutes"] > 0
+    assert both["parameters"] == 2 * one["parameters"]
+    assert both["minutes"] == pytest.approx(2 * one["minutes"])
+    assert averaged["parameters"] == one["parameters"]  # one model
+    assert checkpoint_facts(f"ensemble of {trained}, missing.pt") == {}

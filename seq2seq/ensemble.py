@@ -74,9 +74,12 @@ def average_checkpoints(paths: Sequence) -> dict:
             raise Seq2SeqError(f"checkpoint {path} has another model config than {paths[0]}; "
                                f"only checkpoints of one model can be averaged (an ensemble "
                                f"can mix them)")
-    weights = {}
+    weights, seen = {}, {}  # tied weights (the same memory) stay one tensor in the average
     for key, first in ckpts[0]["model"].items():
-        if first.is_floating_point():
+        tied = seen.setdefault((first.data_ptr(), first.shape, first.stride()), key)
+        if tied != key:
+            weights[key] = weights[tied]
+        elif first.is_floating_point():
             weights[key] = torch.stack([c["model"][key].float() for c in ckpts]).mean(0).to(
                 first.dtype)
         else:

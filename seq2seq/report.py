@@ -49,8 +49,8 @@ def _one_checkpoint(path: str) -> dict:
     except Seq2SeqError:
         return {}
     metrics = ckpt.get("metrics") or {}
-    unique = {v.untyped_storage().data_ptr(): v.numel() for v in ckpt["model"].values()
-              if v.is_floating_point()}  # tied weights share one storage: counted once
+    unique = {(v.data_ptr(), v.shape): v.numel() for v in ckpt["model"].values()
+              if v.is_floating_point()}  # tied weights are one tensor: counted once
     return {"minutes": (metrics.get("elapsed_s") or 0) / 60, "step": metrics.get("step"),
             "parameters": sum(unique.values()), "model": ckpt["config"]["model"]["name"],
             "data": ckpt["config"]["data"]["name"],

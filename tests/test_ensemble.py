@@ -41,6 +41,12 @@ def test_average_is_the_mean_of_the_weights(trained, tmp_path):
     same = average_checkpoints([trained, trained])
     for key, value in same["model"].items():
         torch.testing.assert_close(value, load_checkpoint(trained)["model"][key])
+    # the tied output layer stays one tensor with the target embedding, as in the originals
+    tied = [k for k, v in a["model"].items() if v.data_ptr() in
+            {w.data_ptr() for j, w in a["model"].items() if j != k}]
+    assert tied, "the toy model ties its embeddings"
+    for key in tied:
+        assert sum(avg["model"][key] is w for w in avg["model"].values()) == 2
 
 
 def test_an_ensemble_of_one_model_twice_translates_like_the_model(trained):

@@ -28,6 +28,12 @@ FORMAT = "seq2seq-checkpoint"
 VERSION = 1
 
 
+def tensor_identity(t: torch.Tensor) -> tuple:
+    """The same for a state dict's entries that are one tensor (tied weights, which `torch.save`
+    keeps shared), different for views at other places of one storage (flattened RNN weights)."""
+    return t.data_ptr(), t.shape, t.stride()
+
+
 def save_checkpoint(obj: dict, path: Path) -> None:
     """Write `obj` to `path` atomically (see `atomic_open`): a crash or a full disk leaves the
     previous file at `path` intact."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, tensor_identity
 from .decoder import DecoderState
 from .errors import Seq2SeqError
 from .model import Seq2Seq
@@ -76,7 +76,7 @@ def average_checkpoints(paths: Sequence) -> dict:
                                f"can mix them)")
     weights, seen = {}, {}  # tied weights (the same memory) stay one tensor in the average
     for key, first in ckpts[0]["model"].items():
-        tied = seen.setdefault((first.data_ptr(), first.shape, first.stride()), key)
+        tied = seen.setdefault(tensor_identity(first), key)
         if tied != key:
             weights[key] = weights[tied]
         elif first.is_floating_point():

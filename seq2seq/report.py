@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, tensor_identity
 from .errors import Seq2SeqError
 
 
@@ -30,8 +30,9 @@ def checkpoint_facts(name: str) -> dict:
     """Training minutes, steps and parameters of an evaluation's checkpoint. An ensemble's
     ("ensemble of a.pt, b.pt") are its members' added up (training time and model size both
     grow with it); an average's ("average of ...") are its first checkpoint's."""
-    kind, _, paths = name.partition(" of ") if " of " in name else ("", "", name)
-    members = paths.split(", ") if kind == "ensemble" else paths.split(", ")[:1]
+    kind, of, rest = name.partition(" of ")
+    paths = rest.split(", ") if of else [name]
+    members = paths if kind == "ensemble" else paths[:1]
     facts = [_one_checkpoint(p) for p in members]
     if not all(facts):
         return {}
@@ -49,7 +50,7 @@ def _one_checkpoint(path: str) -> dict:
     except Seq2SeqError:
         return {}
     metrics = ckpt.get("metrics") or {}
-    unique = {(v.data_ptr(), v.shape): v.numel() for v in ckpt["model"].values()
+    unique = {tensor_identity(v): v.numel() for v in ckpt["model"].values()
               if v.is_floating_point()}  # tied weights are one tensor: counted once
     return {"minutes": (metrics.get("elapsed_s") or 0) / 60, "step": metrics.get("step"),
             "parameters": sum(unique.values()), "model": ckpt["config"]["model"]["name"],

@@ -28,6 +28,7 @@ from tqdm import tqdm
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import Batch, Batches, PairDataset, TokenBatchSampler
 from .distributed import Dist, init_distributed
+from .ema import ema_model, ema_state, load_ema
 from .errors import Seq2SeqError
 from .memory import tune_memory
 from .metrics import bleu
@@ -101,6 +102,9 @@ def _check_train_config(cfg: DictConfig) -> None:
     for key in _NON_NEGATIVE_NUMBERS:
         if isinstance(cfg[key], bool) or not isinstance(cfg[key], (int, float)) or cfg[key] < 0:
             raise Seq2SeqError(f"train.{key}={cfg[key]}: must be a number >= 0")
+    if isinstance(cfg.ema_decay, bool) or not isinstance(cfg.ema_decay, (int, float)) \
+            or not 0 <= cfg.ema_decay < 1:
+        raise Seq2SeqError(f"train.ema_decay={cfg.ema_decay}: must be in [0, 1) (0 = off)")
     if not cfg.label_smoothing < 1 or not 0 < cfg.plateau_factor <= 1:
         raise Seq2SeqError("train.label_smoothing must be < 1 and train.plateau_factor in (0, 1]")
     if cfg.device not in ("auto", "cpu", "cuda"):
@@ -221,8 +225,14 @@ class Run:
     ckpt_dir: Path
     metrics_file: Path
     log: object
+    ema: torch.nn.Module | None = None  # AveragedModel when train.ema_decay > 0
     st: dict = field(default_factory=new_loop_state)
     rng_states: list | None = None  # every rank's RNG state, gathered on rank 0 before a save
+
+    @property
+    def decoded(self) -> Seq2Seq:
+        """The weights that validation, checkpoints and decoding use: the EMA when on."""
+        return self.ema.module if self.ema is not None else self.model
 
     @property
     def batches_per_step(self) -> int:
@@ -262,6 +272,7 @@ def setup(cfg: DictConfig, run_dir: Path, log) -> Run:
         loss_fn = torch.nn.parallel.DistributedDataParallel(
             loss_fn, device_ids=[dist.local_rank] if device == "cuda" else None)
     optimizer = build_optimizer(model.parameters(), tcfg)
+    ema = ema_model(model, tcfg.ema_decay) if tcfg.ema_decay else None
     schedule = Schedule(optimizer, tcfg)
     train_data = PairDataset(prep.train["src"], prep.train["tgt"], tcfg.max_len)
     valid_data = PairDataset(prep.valid["src"], prep.valid["tgt"], tcfg.max_len)
@@ -271,8 +282,9 @@ def setup(cfg: DictConfig, run_dir: Path, log) -> Run:
                                             groups=train_groups(cfg.data, prep)),
               valid_data, TokenBatchSampler(valid_data.sizes(), tcfg.batch_tokens, 0,
                                             shuffle=False).batches(0),
-              Translator(model, vocab, cfg.decode, cfg.data.normalize, device), ckpt_dir,
-              Path(run_dir) / "metrics.jsonl", log)
+              Translator(ema.module if ema is not None else model, vocab, cfg.decode,
+                         cfg.data.normalize, device), ckpt_dir,
+              Path(run_dir) / "metrics.jsonl", log, ema)
     if run.steps_per_epoch() == 0:
         raise Seq2SeqError(f"{len(train_data)} training pairs make fewer batches than one step "
                            f"takes ({run.batches_per_step}); lower train.batch_tokens or "
@@ -299,8 +311,11 @@ def _quiet(*_):
 
 
 def _restore(run: Run, resume: dict) -> None:
-    run.model.load_state_dict(resume["model"])
     ts = resume["train_state"]
+    # with an EMA, "model" holds the averaged weights and the training weights travel apart
+    run.model.load_state_dict(ts["weights"] if "weights" in ts else resume["model"])
+    if run.ema is not None and "ema" in ts:
+        load_ema(run.ema, resume["model"], ts["ema"])
     run.optimizer.load_state_dict(ts["optimizer"])
     run.schedule.load_state_dict(ts["schedule"])
     run.st.update(ts["loop"])
@@ -336,8 +351,10 @@ def save(run: Run, name: str, metrics: dict) -> Path:
     state = {"optimizer": run.optimizer.state_dict(), "schedule": run.schedule.state_dict(),
              "loop": dict(st), "torch_rng": torch.get_rng_state(),
              "rng_per_rank": run.rng_states, "python_rng": random.getstate()}
+    if run.ema is not None:
+        state.update(weights=run.model.state_dict(), ema=ema_state(run.ema))
     path = run.ckpt_dir / name
-    save_checkpoint({"model": run.model.state_dict(),
+    save_checkpoint({"model": run.decoded.state_dict(),
                      "config": OmegaConf.to_container(run.cfg, resolve=True),
                      "vocab": run.prep.vocab.to_dict(), "train_state": state,
                      "metrics": metrics}, path)
@@ -353,7 +370,7 @@ def run_validation(run: Run, window: dict, final: bool, bar) -> dict:
     row = None
     if run.dist.main:
         speed = window["tokens"] / max(time.perf_counter() - window["start"], 1e-9)
-        v = validate(run.model, run.valid_data, run.valid_batches, run.translator,
+        v = validate(run.decoded, run.valid_data, run.valid_batches, run.translator,
                      run.prep.valid["src_text"], run.prep.valid["tgt_text"], run.device,
                      run.precision, [(n, run.prep.sizes[n]) for n in run.cfg.data.valid_splits])
         row = {"step": st["step"], "epoch": st["epoch"] + st["batch"] / len(
@@ -396,7 +413,7 @@ def _keep_step_checkpoint(run: Run, row: dict) -> None:
     """Weights of this validation as `step-<step>.pt`, for averaging and ensembles; of those,
     only the last `keep_checkpoints` and the best `keep_checkpoints` stay on disk."""
     st, k = run.st, run.tcfg.keep_checkpoints
-    save_checkpoint({"model": run.model.state_dict(),
+    save_checkpoint({"model": run.decoded.state_dict(),
                      "config": OmegaConf.to_container(run.cfg, resolve=True),
                      "vocab": run.prep.vocab.to_dict(), "train_state": None, "metrics": row},
                     run.ckpt_dir / step_checkpoint_name(st["step"]))
@@ -506,6 +523,8 @@ def train(cfg: DictConfig, run_dir: Path, log=print) -> dict:
                 lr = run.schedule.set(st["step"], _progress(run, clock.time_progress))
                 loss_sum, skipped = train_step(run.loss_fn, run.optimizer, micro, t,
                                                run.precision, run.scaler)
+                if run.ema is not None:
+                    run.ema.update_parameters(run.model)
                 st["step"] += 1
                 st["batch"] += run.batches_per_step
                 tokens = sum(b.n_tokens for b in micro)

@@ -54,17 +54,19 @@ def test_data_root_follows_the_environment(monkeypatch, tmp_path):
     assert data_root(cfg.data) == Path(os.path.expanduser("~/.cache/seq2seq/data"))
 
 
-@pytest.mark.parametrize("overrides, dropout, minutes, enc_layers", [
-    ([], 0.1, 20, 1),                                   # the model's own dropout and depth
-    (["train=quick"], 0.1, 4, 1),
-    (["train=best"], 0.1, 90, 3),                       # the 90-minute recipe sets its own
-    (["train=best", "model=gru_large"], 0.1, 90, 3),
-    (["train=best", "model.dropout=0.2"], 0.2, 90, 3),  # the command line still wins
-    (["train=best", "model.encoder.layers=1"], 0.1, 90, 1),
+@pytest.mark.parametrize("overrides, dropout, minutes, enc_layers, ema", [
+    ([], 0.1, 20, 1, 0.995),                            # the model's own dropout and depth
+    (["train=quick"], 0.1, 4, 1, 0.995),
+    (["train=best"], 0.1, 90, 3, 0.0),                  # the 90-minute recipe sets its own
+    (["train=best", "model=gru_large"], 0.1, 90, 3, 0.0),
+    (["train=best", "model.dropout=0.2"], 0.2, 90, 3, 0.0),  # the command line still wins
+    (["train=best", "model.encoder.layers=1"], 0.1, 90, 1, 0.0),
+    (["train=best", "train.ema_decay=0.998"], 0.1, 90, 3, 0.998),
 ])
 def test_recipes_set_their_budget_dropout_and_depth(make_cfg, overrides, dropout, minutes,
-                                                    enc_layers):
+                                                    enc_layers, ema):
     cfg = make_cfg("train", overrides, tiny=False)
     assert (cfg.model.dropout, cfg.train.max_minutes) == (dropout, minutes)
     assert cfg.model.encoder.layers == enc_layers
+    assert cfg.train.ema_decay == ema
     assert cfg.train.name == (overrides[0].split("=")[1] if overrides else "default")

@@ -37,11 +37,12 @@ def test_several_validation_sets_are_scored_together_and_each(make_cfg, tmp_path
     assert (tmp_path / "curves.png").stat().st_size > 0
 
 
-@pytest.mark.parametrize("model", ["gru_attention", "gru_bahdanau"])
-def test_resume_reproduces_an_uninterrupted_run(make_cfg, tmp_path, model):
+@pytest.mark.parametrize("model,ema", [("gru_attention", 0), ("gru_bahdanau", 0),
+                                       ("gru_attention", 0.9)])
+def test_resume_reproduces_an_uninterrupted_run(make_cfg, tmp_path, model, ema):
     # budget decays over max_steps, which differs between the runs: a budget-free schedule
     common = [f"model={model}", "train.valid_every=20", "train.batch_tokens=200",
-              "train.schedule=warmup_decay", "train.warmup_steps=10"]
+              "train.schedule=warmup_decay", "train.warmup_steps=10", f"train.ema_decay={ema}"]
     full = make_cfg("train", common + ["train.max_steps=50"])
     train(full, tmp_path / "full", log=quiet)
     first = make_cfg("train", common + ["train.max_steps=27"])  # stops mid-epoch
@@ -49,10 +50,42 @@ def test_resume_reproduces_an_uninterrupted_run(make_cfg, tmp_path, model):
     rest = make_cfg("train", common + ["train.max_steps=50",
                                        f"train.resume={tmp_path / 'a/checkpoints/last.pt'}"])
     train(rest, tmp_path / "b", log=quiet)
-    a = load_checkpoint(tmp_path / "full/checkpoints/last.pt")["model"]
-    b = load_checkpoint(tmp_path / "b/checkpoints/last.pt")["model"]
-    for key in a:
-        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+    a = load_checkpoint(tmp_path / "full/checkpoints/last.pt")
+    b = load_checkpoint(tmp_path / "b/checkpoints/last.pt")
+    weights = [("model", a["model"], b["model"])]
+    if ema:  # the average is the model; the training weights resume too
+        weights.append(("weights", a["train_state"]["weights"], b["train_state"]["weights"]))
+        assert a["train_state"]["ema"] == b["train_state"]["ema"] == {"updates": 50}
+    for _, x, y in weights:
+        for key in x:
+            torch.testing.assert_close(x[key], y[key], rtol=0, atol=0)
+
+
+def test_ema_warms_up_then_keeps_its_decay():
+    from seq2seq.ema import ema_model
+
+    layer = torch.nn.Linear(2, 1, bias=False)
+    ema = ema_model(layer, decay=0.25)
+    seen = []
+    for value in (1.0, 3.0, 7.0, 11.0):
+        layer.weight.data.fill_(value)
+        ema.update_parameters(layer)
+        seen.append(ema.module.weight[0, 0].item())
+    # update 1 copies; update n > 1 keeps min(0.25, n/(9+n)) of the average: 2/11, then 0.25
+    w2 = 2 / 11 * 1.0 + 9 / 11 * 3.0
+    w3 = 0.25 * w2 + 0.75 * 7.0
+    assert seen == pytest.approx([1.0, w2, w3, 0.25 * w3 + 0.75 * 11.0])
+
+
+def test_ema_checkpoints_decode_the_average(make_cfg, tmp_path):
+    cfg = make_cfg("train", ["train.max_steps=30", "train.valid_every=30", "train.ema_decay=0.99"])
+    train(cfg, tmp_path, log=quiet)
+    ckpt = load_checkpoint(tmp_path / "checkpoints/last.pt")
+    raw, avg = ckpt["train_state"]["weights"], ckpt["model"]
+    assert raw.keys() == avg.keys()
+    assert any(not torch.equal(raw[k], avg[k]) for k in raw)
+    step = load_checkpoint(tmp_path / "checkpoints/step-0000030.pt")["model"]
+    assert all(torch.equal(step[k], avg[k]) for k in avg)
 
 
 def test_resume_with_another_model_is_refused(make_cfg, trained, tmp_path):
@@ -95,6 +128,7 @@ def test_non_finite_losses_are_skipped_then_stop(make_cfg, tmp_path, monkeypatch
     ("train.batch_tokens=0", "train.batch_tokens=0: must be a positive integer"),
     ("train.optimizer=sgd", "train.optimizer=sgd"),
     ("train.schedule=cosine", "train.schedule=cosine"),
+    ("train.ema_decay=1", r"train.ema_decay=1: must be in \[0, 1\)"),
 ])
 def test_bad_train_configs(make_cfg, tmp_path, override, message):
     with pytest.raises(Seq2SeqError, match=message):

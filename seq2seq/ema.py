@@ -19,7 +19,8 @@ def ema_model(model: torch.nn.Module, decay: float) -> AveragedModel:
 
     @torch.no_grad()
     def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n: torch.Tensor):
-        d = min(decay, (1 + int(n)) / (10 + int(n)))
+        k = int(n)  # one read of the count (on a GPU, one sync)
+        d = min(decay, (1 + k) / (10 + k))
         torch._foreach_lerp_(averaged, current, 1 - d)
 
     return AveragedModel(model, multi_avg_fn=update)

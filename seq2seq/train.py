@@ -71,7 +71,7 @@ _POSITIVE_INTS = ("batch_tokens", "max_len", "valid_every", "threads", "max_epoc
                   "max_bad_steps", "accumulate", "log_every")
 _NON_NEGATIVE_INTS = ("max_steps", "patience", "warmup_steps", "seed", "keep_checkpoints")
 _NON_NEGATIVE_NUMBERS = ("lr", "min_lr", "weight_decay", "clip_grad_norm", "max_minutes",
-                         "label_smoothing", "plateau_factor")
+                         "label_smoothing", "plateau_factor", "ema_decay")
 
 
 def worker_config(overrides: list[str]) -> DictConfig:
@@ -102,8 +102,7 @@ def _check_train_config(cfg: DictConfig) -> None:
     for key in _NON_NEGATIVE_NUMBERS:
         if isinstance(cfg[key], bool) or not isinstance(cfg[key], (int, float)) or cfg[key] < 0:
             raise Seq2SeqError(f"train.{key}={cfg[key]}: must be a number >= 0")
-    if isinstance(cfg.ema_decay, bool) or not isinstance(cfg.ema_decay, (int, float)) \
-            or not 0 <= cfg.ema_decay < 1:
+    if not cfg.ema_decay < 1:
         raise Seq2SeqError(f"train.ema_decay={cfg.ema_decay}: must be in [0, 1) (0 = off)")
     if not cfg.label_smoothing < 1 or not 0 < cfg.plateau_factor <= 1:
         raise Seq2SeqError("train.label_smoothing must be < 1 and train.plateau_factor in (0, 1]")
@@ -221,7 +220,7 @@ class Run:
     sampler: TokenBatchSampler
     valid_data: PairDataset
     valid_batches: Batches
-    translator: Translator
+    translator: Translator | None  # set in setup, over `decoded`
     ckpt_dir: Path
     metrics_file: Path
     log: object
@@ -282,9 +281,8 @@ def setup(cfg: DictConfig, run_dir: Path, log) -> Run:
                                             groups=train_groups(cfg.data, prep)),
               valid_data, TokenBatchSampler(valid_data.sizes(), tcfg.batch_tokens, 0,
                                             shuffle=False).batches(0),
-              Translator(ema.module if ema is not None else model, vocab, cfg.decode,
-                         cfg.data.normalize, device), ckpt_dir,
-              Path(run_dir) / "metrics.jsonl", log, ema)
+              None, ckpt_dir, Path(run_dir) / "metrics.jsonl", log, ema)
+    run.translator = Translator(run.decoded, vocab, cfg.decode, cfg.data.normalize, device)
     if run.steps_per_epoch() == 0:
         raise Seq2SeqError(f"{len(train_data)} training pairs make fewer batches than one step "
                            f"takes ({run.batches_per_step}); lower train.batch_tokens or "

@@ -1,26 +1,6 @@
-"""Print the README's results table from scripts/evaluate.py run dirs (greedy and beam 5 runs of
-the same checkpoint become one row).
+"""`seq2seq-report` from a clone: see seq2seq/cli/report.py."""
 
-    python scripts/report.py outputs/eval/default-greedy outputs/eval/default-beam5 \
-        [--label outputs/main/checkpoints/best.pt=default] ...
-"""
-
-import argparse
-
-from seq2seq.errors import reported_errors
-from seq2seq.report import load_results, results_table
-
-
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("runs", nargs="+", help="run dirs (or results.json files) of evaluate.py")
-    p.add_argument("--label", action="append", default=[], metavar="CHECKPOINT=NAME",
-                   help="the row name for a checkpoint (default: its train recipe)")
-    args = p.parse_args()
-    with reported_errors():
-        labels = dict(x.split("=", 1) for x in args.label)
-        print(results_table(load_results(args.runs), labels))
-
+from seq2seq.cli.report import main
 
 if __name__ == "__main__":
     main()

@@ -102,7 +102,7 @@ def make_cfg(toy_root, tmp_path):
 @pytest.fixture(scope="session")
 def trained(toy_root, tmp_path_factory) -> Path:
     """A tiny model trained for a few hundred steps on the toy corpus: its best.pt."""
-    from seq2seq.train import train
+    from seq2seq.training.loop import train
 
     run = tmp_path_factory.mktemp("run")
     cfg = compose_config("train", toy_root, run / "cache",

@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from seq2seq.analyze import length_buckets, worst_sentences
+from seq2seq.evaluation.analyze import length_buckets, worst_sentences
 
 from .conftest import ROOT
 

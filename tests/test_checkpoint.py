@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from seq2seq.checkpoint import load_checkpoint, save_checkpoint
+from seq2seq.decoding.translator import Translator
 from seq2seq.errors import Seq2SeqError
-from seq2seq.translator import Translator
 
 
 def test_round_trip_gives_identical_translations(trained, make_cfg, tmp_path):
@@ -16,10 +16,10 @@ def test_round_trip_gives_identical_translations(trained, make_cfg, tmp_path):
     copy = tmp_path / "copy.pt"
     save_checkpoint({k: v for k, v in ckpt.items() if k not in ("format", "version")}, copy)
     lines = ["Le chat noir dort .", "La femme rouge mange sur la plage ."]
-    a = Translator.from_checkpoint(trained, cfg.decode).translate(lines)
-    b = Translator.from_checkpoint(copy, cfg.decode).translate(lines)
+    a = Translator.from_checkpoint(trained, cfg.decode).translations(lines)
+    b = Translator.from_checkpoint(copy, cfg.decode).translations(lines)
     assert [t.text for t in a] == [t.text for t in b]
-    assert [t.nbest[0][1] for t in a] == [t.nbest[0][1] for t in b]
+    assert [t.score for t in a] == [t.score for t in b]
 
 
 def test_checkpoint_is_plain_data(trained):

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from seq2seq.model import build_model
-from seq2seq.prepare import check_data_config, data_root
+from seq2seq.config import check_section
+from seq2seq.data.prepare import data_root
+from seq2seq.model.encoder_decoder import build_model
 
 from .conftest import CONF
 
@@ -26,7 +27,7 @@ def test_every_model_preset_builds(make_cfg, model):
 def test_every_data_config_is_valid(make_cfg, data):
     cfg = make_cfg("prepare_data", [f"data={data}"], tiny=False)
     assert cfg.data.name == data
-    check_data_config(cfg.data)
+    check_section(cfg.data, "data")
 
 
 @pytest.mark.parametrize("name", ["train", "evaluate", "prepare_data"])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from seq2seq import corpora
+from seq2seq.data import corpora
 from seq2seq.errors import Seq2SeqError
 
 URL = "http://127.0.0.1:{port}/raw/{{split}}.{{lang}}.gz"

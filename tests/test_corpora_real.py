@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from seq2seq import corpora
-from seq2seq.prepare import load_splits
+from seq2seq.config.schema import MULTI30K_SPLITS
+from seq2seq.data import corpora
+from seq2seq.data.prepare import load_splits
 
 DATA = os.environ.get("SEQ2SEQ_DATA")
 pytestmark = pytest.mark.skipif(not DATA, reason="SEQ2SEQ_DATA is not set: no real corpora")
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.skipif(not DATA, reason="SEQ2SEQ_DATA is not set: no re
 def test_multi30k_files_match_the_published_release():
     import hashlib
 
-    for split in corpora.MULTI30K_SPLITS:
+    for split in MULTI30K_SPLITS:
         for lang in ("fr", "en"):
             spec = corpora.multi30k_file(split, lang)
             data = (Path(DATA) / spec.relpath).read_bytes()

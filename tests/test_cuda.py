@@ -15,8 +15,8 @@ import torch
 from omegaconf import OmegaConf
 
 from seq2seq.checkpoint import load_checkpoint
-from seq2seq.train import train
-from seq2seq.translator import Translator
+from seq2seq.decoding.translator import Translator
+from seq2seq.training.loop import train
 
 from .conftest import ROOT, TINY
 
@@ -48,11 +48,11 @@ def test_gpu_checkpoint_translates_on_the_cpu_and_back(make_cfg, tmp_path, train
                              "train.max_steps=300", "train.valid_every=100"])
     train(cfg, tmp_path, log=lambda *_: None)
     gpu_ckpt = tmp_path / "checkpoints" / "best.pt"
-    on_cpu = Translator.from_checkpoint(gpu_ckpt, GREEDY, "cpu").translate_text(SENTENCES)
-    on_gpu = Translator.from_checkpoint(gpu_ckpt, GREEDY, "cuda").translate_text(SENTENCES)
+    on_cpu = Translator.from_checkpoint(gpu_ckpt, GREEDY, "cpu").translate(SENTENCES)
+    on_gpu = Translator.from_checkpoint(gpu_ckpt, GREEDY, "cuda").translate(SENTENCES)
     assert on_cpu == on_gpu
-    cpu_trained = Translator.from_checkpoint(trained, GREEDY, "cuda").translate_text(SENTENCES)
-    assert cpu_trained == Translator.from_checkpoint(trained, GREEDY).translate_text(SENTENCES)
+    cpu_trained = Translator.from_checkpoint(trained, GREEDY, "cuda").translate(SENTENCES)
+    assert cpu_trained == Translator.from_checkpoint(trained, GREEDY).translate(SENTENCES)
 
 
 def test_translate_script_on_the_gpu(trained, script_env):

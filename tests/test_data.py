@@ -3,8 +3,8 @@ import random
 import numpy as np
 import torch
 
-from seq2seq.data import PairDataset, TokenBatchSampler, pack
-from seq2seq.vocab import BOS, EOS, PAD
+from seq2seq.data.batching import PairDataset, TokenBatchSampler, pack
+from seq2seq.data.vocab import BOS, EOS, PAD
 
 
 def sizes(n=500, seed=0):

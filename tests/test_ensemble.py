@@ -8,9 +8,9 @@ import torch
 from omegaconf import OmegaConf
 
 from seq2seq.checkpoint import load_checkpoint, save_checkpoint
-from seq2seq.ensemble import Ensemble, average_checkpoints, select_checkpoints
+from seq2seq.decoding.ensemble import Ensemble, average_checkpoints, select_checkpoints
+from seq2seq.decoding.translator import Translator
 from seq2seq.errors import Seq2SeqError
-from seq2seq.translator import Translator
 
 from .conftest import ROOT
 
@@ -53,13 +53,13 @@ def test_an_ensemble_of_one_model_twice_translates_like_the_model(trained):
     single = Translator.from_checkpoint(trained, GREEDY)
     double = Translator.from_checkpoint([trained, trained], GREEDY)
     assert isinstance(double.model, Ensemble)
-    assert double.translate_text(SENTENCES) == single.translate_text(SENTENCES)
+    assert double.translate(SENTENCES) == single.translate(SENTENCES)
     beam = OmegaConf.merge(GREEDY, {"beam_size": 3, "n_best": 2})
-    one = Translator.from_checkpoint(trained, beam).translate(SENTENCES)
-    two = Translator.from_checkpoint([trained, trained], beam).translate(SENTENCES)
+    one = Translator.from_checkpoint(trained, beam).translations(SENTENCES)
+    two = Translator.from_checkpoint([trained, trained], beam).translations(SENTENCES)
     for x, y in zip(one, two):
-        assert [t for t, _ in x.nbest] == [t for t, _ in y.nbest]
-        for (_, s1), (_, s2) in zip(x.nbest, y.nbest):
+        assert [c.text for c in x.nbest] == [c.text for c in y.nbest]
+        for s1, s2 in zip([c.score for c in x.nbest], [c.score for c in y.nbest]):
             assert s1 == pytest.approx(s2, abs=1e-4)
 
 

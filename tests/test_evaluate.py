@@ -22,7 +22,7 @@ def test_evaluate_matches_sacrebleu_cli(trained, script_env, tmp_path):
 
     from omegaconf import OmegaConf
 
-    from seq2seq.text import normalize
+    from seq2seq.data.cleaning import normalize
 
     norm = OmegaConf.load(ROOT / "conf" / "data" / "multi30k.yaml").normalize
     refs = gzip.open(f"{script_env['SEQ2SEQ_DATA']}/multi30k/test_2016_flickr.en.gz", "rt").read()
@@ -44,7 +44,7 @@ def test_evaluate_requires_a_checkpoint(script_env, tmp_path):
 
 
 def test_report_adds_up_an_ensembles_members(trained):
-    from seq2seq.report import checkpoint_facts
+    from seq2seq.evaluation.report import checkpoint_facts
 
     one = checkpoint_facts(str(trained))
     both = checkpoint_facts(f"ensemble of {trained}, {trained}")

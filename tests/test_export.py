@@ -15,11 +15,11 @@ pytest.importorskip("onnx", reason='the onnx extra is not installed (pip install
 
 from omegaconf import OmegaConf  # noqa: E402
 
+from seq2seq.decoding.translator import Translator  # noqa: E402
 from seq2seq.errors import Seq2SeqError  # noqa: E402
 from seq2seq.export.onnx_export import export_onnx  # noqa: E402
 from seq2seq.export.onnx_runtime import OnnxTranslator  # noqa: E402
-from seq2seq.train import train  # noqa: E402
-from seq2seq.translator import Translator  # noqa: E402
+from seq2seq.training.loop import train  # noqa: E402
 
 from .conftest import ROOT, toy_pairs  # noqa: E402
 
@@ -34,13 +34,13 @@ def decode(beam: int, n_best: int = 1):
 @pytest.mark.parametrize("beam", [1, 4])
 def test_onnx_translates_like_pytorch(trained, tmp_path, beam):
     folder = export_onnx(trained, tmp_path / "export")
-    onnx = OnnxTranslator(folder, decode(beam, n_best=2 if beam > 1 else 1)).translate(SOURCES)
-    torch_ = Translator.from_checkpoint(trained, decode(beam, 2 if beam > 1 else 1)).translate(
+    onnx = OnnxTranslator(folder, decode(beam, n_best=2 if beam > 1 else 1)).translations(SOURCES)
+    torch_ = Translator.from_checkpoint(trained, decode(beam, 2 if beam > 1 else 1)).translations(
         SOURCES)
     assert [t.text for t in onnx] == [t.text for t in torch_]
     for a, b in zip(onnx, torch_):
-        assert [x for x, _ in a.nbest] == [x for x, _ in b.nbest]
-        for (_, s1), (_, s2) in zip(a.nbest, b.nbest):
+        assert [c.text for c in a.nbest] == [c.text for c in b.nbest]
+        for s1, s2 in zip([c.score for c in a.nbest], [c.score for c in b.nbest]):
             assert s1 == pytest.approx(s2, abs=1e-3)
 
 
@@ -53,8 +53,8 @@ def test_other_designs_export_too(make_cfg, tmp_path, model):
     ckpt = tmp_path / "run" / "checkpoints" / "last.pt"
     folder = export_onnx(ckpt, tmp_path / "export")
     for beam in (1, 3):
-        onnx = OnnxTranslator(folder, decode(beam)).translate_text(SOURCES[:20])
-        assert onnx == Translator.from_checkpoint(ckpt, decode(beam)).translate_text(
+        onnx = OnnxTranslator(folder, decode(beam)).translate(SOURCES[:20])
+        assert onnx == Translator.from_checkpoint(ckpt, decode(beam)).translate(
             SOURCES[:20])
 
 

@@ -119,7 +119,7 @@ def test_kill_9_in_the_middle_of_a_checkpoint_write(tmp_path):
 @pytest.mark.parametrize("override,message", [
     ("train.lrr=0.1", "Could not override 'train.lrr'"),
     ("model=transformer", "Could not find 'model/transformer' (available: gru_attention"),
-    ("train.lr=fast", "train.lr=fast: must be a number >= 0"),
+    ("train.lr=fast", "train.lr=fast: must be a number > 0"),
     ("train.max_steps=-1", "train.max_steps=-1: must be an integer >= 0"),
     ("train.precision=maybe", "train.precision=maybe: choose one of"),
     ("model.encoder.hidden=0", "model.encoder.hidden=0: must be a positive integer"),

@@ -2,9 +2,9 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from seq2seq.data import PairDataset, pack
-from seq2seq.flops import train_flops_per_target_token
-from seq2seq.model import build_model
+from seq2seq.data.batching import PairDataset, pack
+from seq2seq.model.encoder_decoder import build_model
+from seq2seq.model.flops import train_flops_per_target_token
 
 
 def _addmm_flops(self_shape, a_shape, b_shape, out_shape=None, **kwargs) -> int:

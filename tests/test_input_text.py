@@ -8,18 +8,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seq2seq.stream import translate_stream
-from seq2seq.translator import Translator
-
-from .conftest import CONF
+from seq2seq.decoding.stream import translate_stream
+from seq2seq.decoding.translator import Translator
 
 
 @pytest.fixture(scope="module")
 def translator(trained):
-    from omegaconf import OmegaConf
 
     warnings: list[str] = []
-    t = Translator.from_checkpoint(trained, OmegaConf.load(CONF / "decode" / "greedy.yaml"))
+    t = Translator.from_checkpoint(trained)
     t.warn = warnings.append
     t.warnings = warnings
     return t
@@ -95,6 +92,6 @@ def test_text_already_in_english(translator, tmp_path):
 def test_random_unicode_keeps_line_count(translator, tmp_path, lines):
     out = stream(translator, ("\n".join(lines) + "\n").encode("utf-8"), tmp_path)
     assert len(out) == len(lines)
-    direct = translator.translate(lines)
+    direct = translator.translations(lines)
     assert len(direct) == len(lines)
     assert all("\n" not in t.text for t in direct)

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seq2seq import loss as fused
+from seq2seq.model import loss as fused
 
 
 def _inputs(n: int, o: int, v: int, bias: bool, seed: int = 0):

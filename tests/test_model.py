@@ -2,9 +2,9 @@ import pytest
 import torch
 from torch import nn
 
-from seq2seq.data import PairDataset, pack
+from seq2seq.data.batching import PairDataset, pack
 from seq2seq.errors import Seq2SeqError
-from seq2seq.model import build_model
+from seq2seq.model.encoder_decoder import build_model
 
 PRESETS = ["gru_attention", "lstm_attention", "gru_bahdanau", "gru_noattention"]
 

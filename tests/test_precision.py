@@ -5,8 +5,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from seq2seq import precision
 from seq2seq.errors import Seq2SeqError
+from seq2seq.training import precision
 
 
 def tcfg(choice="auto", margin=0.05):
@@ -82,9 +82,11 @@ def test_explicit_precision_is_obeyed_without_measuring(tmp_path, monkeypatch, c
     assert got == choice and calls == []
 
 
-def test_bad_precisions_are_one_line():
-    with pytest.raises(Seq2SeqError, match="choose one of"):
-        precision.check_precision("fp8", "cpu")
+def test_bad_precisions_are_one_line(make_cfg):
+    from seq2seq.config import check_section
+
+    with pytest.raises(Seq2SeqError, match=r"train.precision=fp8: choose one of \['auto'"):
+        check_section(make_cfg("train", ["train.precision=fp8"]).train, "train")
     with pytest.raises(Seq2SeqError, match="fp16 needs a CUDA device"):
         precision.check_precision("fp16", "cpu")
 

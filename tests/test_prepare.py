@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from omegaconf import open_dict
 
+from seq2seq.config import check_section
+from seq2seq.data.prepare import load_splits, prepare, train_groups
 from seq2seq.errors import Seq2SeqError
-from seq2seq.prepare import load_splits, prepare, train_groups
 
 from .conftest import ROOT, write_gz
 
@@ -114,8 +115,8 @@ def test_corpus_weights_make_sampler_groups(make_cfg):
     assert (m_start, m_w, t_w) == (0, 2.5, 1.0) and m_end == t_start
     assert m_end - m_start == prep.sizes["multi30k.train"]
     assert t_end - t_start == prep.sizes["tatoeba.train"]
-    for bad, message in (("data.weights.tatoeba=0", "must be a positive number"),
-                         ("data.weights.tatoeba=lots", "must be a positive number"),
+    for bad, message in (("data.weights.tatoeba=0", "must be a number > 0"),
+                         ("data.weights.tatoeba=lots", "must be a number > 0"),
                          ("+data.weights.europarl=2", "not a training corpus")):
         with pytest.raises(Seq2SeqError, match=message):
-            train_groups(make_cfg("train", ["data=mixed", bad]).data, prep)
+            check_section(make_cfg("train", ["data=mixed", bad]).data, "data")

@@ -1,12 +1,14 @@
 import math
+from types import SimpleNamespace
 
 import torch
 from torch import nn
 
-from seq2seq.decoder import DecoderState
-from seq2seq.model import build_model
-from seq2seq.search import beam_search, greedy, max_lengths
-from seq2seq.vocab import BOS, EOS
+from seq2seq.data.vocab import BOS, EOS
+from seq2seq.decoding.core import max_length
+from seq2seq.decoding.search import beam_search, greedy
+from seq2seq.model.decoder import DecoderState
+from seq2seq.model.encoder_decoder import build_model
 
 A, B_ = 4, 5  # two real tokens of the toy vocabulary (PAD, UNK, BOS, EOS, a, b)
 
@@ -70,7 +72,8 @@ def test_max_length_stops_unfinished_hypotheses():
 
 
 def test_length_penalty_prefers_longer_with_larger_alpha():
-    assert max_lengths(torch.tensor([4, 10]), 1.5, 2) == [8, 17]
+    limits = SimpleNamespace(max_len_ratio=1.5, max_len_extra=2)
+    assert [max_length(n, limits) for n in (4, 10)] == [8, 17]
     # "a" has probability 0.6 (2 steps with EOS), "b u" 0.4 (3 steps); u is token id 1.
     table = {BOS: {A: 0.6, B_: 0.4}, A: {EOS: 1.0}, B_: {1: 1.0}, 1: {EOS: 1.0}}
     model = TableModel(table)
@@ -92,10 +95,10 @@ def random_sources(n, seed=0):
 
 
 def run(model, sources, beam):
-    from seq2seq.data import pad
+    from seq2seq.data.batching import pad
 
     src, lens = pad(sources)
-    ml = max_lengths(lens, 1.5, 5)
+    ml = [max_length(n, SimpleNamespace(max_len_ratio=1.5, max_len_extra=5)) for n in lens.tolist()]
     if beam == 0:
         return [h.tokens for h in greedy(model, src, lens, ml)]
     return [h[0].tokens for h in beam_search(model, src, lens, ml, beam_size=beam, alpha=1.0)]
@@ -117,11 +120,11 @@ def test_batching_does_not_change_translations(make_cfg):
 
 
 def test_attention_of_best_hypothesis(make_cfg):
-    from seq2seq.data import pad
+    from seq2seq.data.batching import pad
 
     model = trained_like_model(make_cfg)
     src, lens = pad(random_sources(3))
-    ml = max_lengths(lens, 1.5, 5)
+    ml = [max_length(n, SimpleNamespace(max_len_ratio=1.5, max_len_extra=5)) for n in lens.tolist()]
     for hyp in [h[0] for h in beam_search(model, src, lens, ml, 3, attention=True)] + \
             greedy(model, src, lens, ml, attention=True):
         assert hyp.attention.shape[0] in (len(hyp.tokens), len(hyp.tokens) + 1)

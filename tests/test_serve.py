@@ -18,12 +18,11 @@ pytest.importorskip("fastapi", reason=NO_EXTRA)
 pytest.importorskip("httpx", reason=NO_EXTRA)
 
 from fastapi.testclient import TestClient  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
 
+from seq2seq.decoding.translator import Translator  # noqa: E402
 from seq2seq.serve.app import create_app  # noqa: E402
 from seq2seq.serve.batcher import Batcher  # noqa: E402
-from seq2seq.serve.run import CONF, serve_config  # noqa: E402
-from seq2seq.translator import Translator  # noqa: E402
+from seq2seq.serve.run import serve_config  # noqa: E402
 
 from .conftest import ROOT  # noqa: E402
 
@@ -32,8 +31,7 @@ SENTENCES = ["Le chat noir dort .", "La femme rouge mange sur la plage .", "Le g
 
 
 def make_translator(trained, beam=1):
-    decode = OmegaConf.merge(OmegaConf.load(CONF / "decode" / "greedy.yaml"), {"beam_size": beam})
-    return Translator.from_checkpoint(trained, decode)
+    return Translator.from_checkpoint(trained, beam_size=beam)
 
 
 @pytest.fixture
@@ -54,10 +52,10 @@ def test_translations_in_order_and_like_translate_py(client, trained):
     r = client.post("/translate", json={"text": SENTENCES, "beam_size": 5, "n_best": 2})
     assert r.status_code == 200, r.text
     body = r.json()
-    expected = make_translator(trained, beam=5).with_decode(n_best=2).translate(SENTENCES)
+    expected = make_translator(trained, beam=5).with_decode(n_best=2).translations(SENTENCES)
     assert [t["text"] for t in body["translations"]] == [t.text for t in expected]
     for got, want in zip(body["translations"], expected):
-        assert [h["text"] for h in got["n_best"]] == [x for x, _ in want.nbest]
+        assert [h["text"] for h in got["n_best"]] == [c.text for c in want.nbest]
     assert body["translations"][0]["text"] == "The black cat sleeps ."
 
 
@@ -108,14 +106,14 @@ def test_bad_requests_get_their_4xx_and_the_server_goes_on(client, name, request
 
 def test_over_the_time_limit_is_503_and_the_server_goes_on(trained, monkeypatch):
     translator = make_translator(trained)
-    real = Translator.translate
+    real = Translator.translations
 
     def slow(self, lines, **kw):
         if any("lent" in x for x in lines):
             time.sleep(1.0)
         return real(self, lines, **kw)
 
-    monkeypatch.setattr(Translator, "translate", slow)
+    monkeypatch.setattr(Translator, "translations", slow)
     cfg = serve_config(["limits.timeout_s=0.3"])
     with TestClient(create_app(translator, cfg, {})) as client:
         r = client.post("/translate", json={"text": ["Un chat lent ."]})

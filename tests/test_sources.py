@@ -17,11 +17,12 @@ import numpy as np
 import pytest
 import torch
 
-from seq2seq import building
-from seq2seq.data import ArraySide, FileSide, PairDataset, TokenBatchSampler, pack
+from seq2seq.config import check_section
+from seq2seq.data import cache_build as building
+from seq2seq.data.batching import ArraySide, FileSide, PairDataset, TokenBatchSampler, pack
+from seq2seq.data.prepare import load_splits, prepare, train_groups
+from seq2seq.data.vocab import Vocab, seen_target_ids, train_sentencepiece
 from seq2seq.errors import Seq2SeqError
-from seq2seq.prepare import load_splits, prepare, train_groups
-from seq2seq.vocab import Vocab, seen_target_ids, train_sentencepiece
 
 from .conftest import ROOT, toy_pairs
 
@@ -105,10 +106,10 @@ def test_weights_mix_the_corpora(make_cfg, tmp_path, corpus):
     data = PairDataset(prep.train["src"], prep.train["tgt"], 100)
     flat = [i for b in TokenBatchSampler(data.sizes(), 300, 1, groups=groups).batches(0) for i in b]
     assert sum(i < 140 for i in flat) == 3 * 140 and sum(i >= 140 for i in flat) == 140
-    for bad, message in (("+data.weights.a=-1", "must be a positive number"),
+    for bad, message in (("+data.weights.a=-1", "data.weights.a=-1: must be a number > 0"),
                          ("+data.weights.zzz=2", "not a training corpus")):
         with pytest.raises(Seq2SeqError, match=message):
-            train_groups(files_cfg(make_cfg, tmp_path, **standard(d), extra=[bad]).data, prep)
+            check_section(files_cfg(make_cfg, tmp_path, **standard(d), extra=[bad]).data, "data")
 
 
 def test_duplicates_and_leaks_are_dropped_and_counted(make_cfg, tmp_path, corpus):

@@ -1,7 +1,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seq2seq.splits import connected_groups, split_groups
+from seq2seq.data.splits import connected_groups, split_groups
 
 
 def test_groups_join_pairs_sharing_either_side():

@@ -1,6 +1,6 @@
 from omegaconf import OmegaConf
 
-from seq2seq.text import keep_pair, normalize
+from seq2seq.data.cleaning import keep_pair, normalize
 
 NORM = OmegaConf.create({"unicode": "NFC", "collapse_whitespace": True, "strip_control": True})
 FILTER = OmegaConf.create({"max_words": 5, "max_ratio": 2.0})

@@ -5,7 +5,7 @@ import torch
 
 from seq2seq.checkpoint import load_checkpoint
 from seq2seq.errors import Seq2SeqError
-from seq2seq.train import train
+from seq2seq.training.loop import train
 
 
 def quiet(*_):
@@ -62,7 +62,7 @@ def test_resume_reproduces_an_uninterrupted_run(make_cfg, tmp_path, model, ema):
 
 
 def test_ema_warms_up_then_keeps_its_decay():
-    from seq2seq.ema import ema_model
+    from seq2seq.training.ema import ema_model
 
     layer = torch.nn.Linear(2, 1, bias=False)
     ema = ema_model(layer, decay=0.25)
@@ -101,7 +101,7 @@ def test_resume_with_another_vocabulary_is_refused(make_cfg, trained, tmp_path):
 
 
 def test_non_finite_losses_are_skipped_then_stop(make_cfg, tmp_path, monkeypatch):
-    from seq2seq.model import Seq2Seq
+    from seq2seq.model.encoder_decoder import Seq2Seq
 
     real = Seq2Seq.loss
     calls = {"n": 0}

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
+from seq2seq.data.cleaning import normalize
+from seq2seq.data.vocab import BOS, EOS, PAD, UNK, Vocab, seen_target_ids, train_sentencepiece
 from seq2seq.errors import Seq2SeqError
-from seq2seq.text import normalize
-from seq2seq.vocab import BOS, EOS, PAD, UNK, Vocab, seen_target_ids, train_sentencepiece
 
 SPM = OmegaConf.create({"model_type": "bpe", "vocab_size": 400, "character_coverage": 1.0,
                         "byte_fallback": True, "max_sentences": 100000, "seed": 1})

@@ -11,14 +11,18 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+
+def command(module: str) -> list[str]:
+    """A command of the package (`seq2seq.cli.<module>`) run by this interpreter: what
+    `seq2seq-<verb>` runs, from a clone or an installed package alike."""
+    return [sys.executable, "-m", f"seq2seq.cli.{module}"]
 
 
 def run_phase(name: str, args: dict, threads: int, env: dict | None = None) -> dict:
     """Run one phase in a subprocess; its JSON result plus its own peak RSS in MB, minor page
     faults and system / user CPU seconds (of the whole subprocess)."""
     cmd = [sys.executable, "-m", "seq2seq.bench", name, json.dumps(args), str(threads)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=ROOT,
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                             env={**os.environ, **(env or {})})
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -33,13 +37,12 @@ def run_phase(name: str, args: dict, threads: int, env: dict | None = None) -> d
 
 
 def translate_cmd(model: list[str], threads: int, *options: str) -> list[str]:
-    """scripts/translate.py with `model` (["--checkpoint", X] or ["--onnx", DIR])."""
-    return [sys.executable, str(ROOT / "scripts" / "translate.py"), *model, "--threads",
-            str(threads), *options]
+    """the translate command with `model` (["--checkpoint", X] or ["--onnx", DIR])."""
+    return [*command("translate"), *model, "--threads", str(threads), *options]
 
 
 def translate_command(model: list[str], src: Path, beam: int, threads: int) -> float:
-    """Wall seconds of the whole `scripts/translate.py --input` command (start-up included)."""
+    """Wall seconds of the whole `the translate command --input` command (start-up included)."""
     cmd = translate_cmd(model, threads, "--beam-size", str(beam), "--input", str(src),
                         "--output", os.devnull)
     start = time.perf_counter()
@@ -56,7 +59,7 @@ def startup_seconds(model: list[str], threads: int) -> float:
 
 
 def stream_rss(checkpoint: str, lines: int, threads: int) -> dict:
-    """Peak RSS and time of `scripts/translate.py` reading `lines` short lines from a pipe."""
+    """Peak RSS and time of `the translate command` reading `lines` short lines from a pipe."""
     cmd = translate_cmd(["--checkpoint", checkpoint], threads, "--batch-size", "256")
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
@@ -72,7 +75,7 @@ def stream_rss(checkpoint: str, lines: int, threads: int) -> dict:
 
 
 def torchrun_throughput(overrides: list[str], ranks: int, threads: int, steps: int) -> dict:
-    """Target tokens/s of scripts/train.py with `ranks` processes (torchrun, gloo) or one plain
+    """Target tokens/s of the train command with `ranks` processes (torchrun, gloo) or one plain
     process, over `steps` steps after as many warm-up steps (from its metrics.jsonl)."""
     run = Path(tempfile.mkdtemp(prefix="seq2seq-ddp-"))
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone",
@@ -82,9 +85,8 @@ def torchrun_throughput(overrides: list[str], ranks: int, threads: int, steps: i
             "train.precision=fp32", f"hydra.run.dir={run}"]
     keys = {m.split("=")[0] for m in mine}
     kept = [o for o in overrides if o.split("=")[0] not in keys]  # Hydra refuses a key twice
-    cmd = [*launch, str(ROOT / "scripts" / "train.py"), *kept, *mine]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   cwd=ROOT)
+    cmd = [*launch, "-m", "seq2seq.cli.train", *kept, *mine]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     return {"ranks": ranks, "threads_per_rank": threads,
             "tokens_per_s": rows[1]["tokens_per_s"]}  # the second window: warm

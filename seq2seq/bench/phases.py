@@ -46,9 +46,9 @@ def matmul_gflops(dtype: torch.dtype, n: int = 2048, reps: int = 10, device: str
 
 
 def _model_and_batches(cfg: DictConfig, device: str):
-    from ..data import PairDataset, TokenBatchSampler
-    from ..model import build_model
-    from ..prepare import prepare
+    from ..data.batching import PairDataset, TokenBatchSampler
+    from ..data.prepare import prepare
+    from ..model.encoder_decoder import build_model
 
     t = cfg.train
     prep = prepare(cfg.data, threads=t.threads, log=lambda *_: None)
@@ -65,9 +65,9 @@ def train_throughput(cfg: DictConfig, precision: str, warmup: int, windows: int,
     windows), with the page faults and system CPU time of the timed windows. With
     `max_window_s`, the warm-up and each window also end once they have run that long (after
     one step at least), so that a precision the CPU only emulates does not take an hour."""
-    from ..flops import train_flops_per_target_token
-    from ..optim import build_optimizer
-    from ..train import TrainingLoss, train_step
+    from ..model.flops import train_flops_per_target_token
+    from ..training.loop import TrainingLoss, train_step
+    from ..training.optim import build_optimizer
 
     t = cfg.train
     prep, model, data, batches = _model_and_batches(cfg, device)
@@ -111,9 +111,9 @@ def train_throughput(cfg: DictConfig, precision: str, warmup: int, windows: int,
 
 def auto_precision(cfg: DictConfig) -> dict:
     """What `train.precision=auto` picks on this machine (measured afresh, cache not used)."""
-    from ..optim import build_optimizer
-    from ..precision import calibrate
-    from ..train import TrainingLoss, train_step
+    from ..training.loop import TrainingLoss, train_step
+    from ..training.optim import build_optimizer
+    from ..training.precision import calibrate
 
     t = OmegaConf.merge(cfg.train, {"precision": "auto"})
     _, model, data, batches = _model_and_batches(cfg, "cpu")
@@ -130,7 +130,7 @@ def auto_precision(cfg: DictConfig) -> dict:
 
 
 def _test_set(cfg: DictConfig, limit: int) -> tuple[list[str], list[str]]:
-    from ..prepare import load_splits
+    from ..data.prepare import load_splits
 
     pairs = load_splits(cfg.data, ["multi30k.test_2016_flickr"])["multi30k.test_2016_flickr"]
     return [f for f, _ in pairs[:limit]], [e for _, e in pairs[:limit]]
@@ -152,10 +152,10 @@ def _timed(translate, src: list[str], device: str = "cpu") -> tuple[float, list[
 def decode_speed(cfg: DictConfig, checkpoint: str | None, beam: int, limit: int,
                  int8: bool = False, device: str = "cpu") -> dict:
     """Sentences/s of the decode call on test_2016_flickr (median of 3 runs), and the BLEU."""
-    from ..metrics import bleu
-    from ..model import build_model
-    from ..prepare import prepare
-    from ..translator import Translator
+    from ..data.prepare import prepare
+    from ..decoding.translator import Translator
+    from ..evaluation.metrics import bleu
+    from ..model.encoder_decoder import build_model
 
     decode = OmegaConf.merge(cfg.decode, {"beam_size": beam})
     if checkpoint:
@@ -168,18 +168,18 @@ def decode_speed(cfg: DictConfig, checkpoint: str | None, beam: int, limit: int,
     if int8:
         translator.quantize_int8()
     src, refs = _test_set(cfg, limit)
-    seconds, hyps = _timed(translator.translate_text, src, device)
+    seconds, hyps = _timed(translator.translate, src, device)
     return {"sents_per_s": len(src) / seconds, "seconds": seconds, "bleu": bleu(hyps, refs),
             "sentences": len(src), "hypotheses": hyps}
 
 
 def onnx_decode(cfg: DictConfig, export_dir: str, beam: int, limit: int, threads: int) -> dict:
     """Sentences/s and BLEU of the ONNX export on onnxruntime (no torch in the forward passes)."""
+    from ..evaluation.metrics import bleu
     from ..export.onnx_runtime import OnnxTranslator
-    from ..metrics import bleu
 
     translator = OnnxTranslator(export_dir, OmegaConf.merge(cfg.decode, {"beam_size": beam}),
                                 threads)
     src, refs = _test_set(cfg, limit)
-    seconds, hyps = _timed(translator.translate_text, src)
+    seconds, hyps = _timed(translator.translate, src)
     return {"sents_per_s": len(src) / seconds, "bleu": bleu(hyps, refs), "hypotheses": hyps}

@@ -11,12 +11,11 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from .commands import ROOT
+from .commands import command
 
 
 def synthetic_corpus(pairs: list[tuple[str, str]], n: int, folder: Path, seed: int = 0) -> dict:
@@ -51,7 +50,7 @@ def _overrides(files: dict) -> list[str]:
 
 def _measured(cmd: list[str], env: dict) -> tuple[float, float]:
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -74,7 +73,7 @@ def _prepare_scale(pairs: list[tuple[str, str]], sizes: list[int], threads: int,
                    extra: list[str], scratch: Path) -> list[dict]:
     out = []
     env = {**os.environ, "SEQ2SEQ_CACHE": str(scratch / "cache")}
-    train_cmd = [sys.executable, str(ROOT / "scripts" / "train.py")]
+    train_cmd = command("train")
     common = [f"train.threads={threads}", "train.max_minutes=0", "train.keep_checkpoints=0",
               "train.precision=fp32"]
     keys = {c.split("=")[0] for c in common} | {"train.max_steps", "train.valid_every"}
@@ -84,7 +83,7 @@ def _prepare_scale(pairs: list[tuple[str, str]], sizes: list[int], threads: int,
         log(f"  {n:,} synthetic pairs ...")
         files = synthetic_corpus(pairs, n, folder / "corpus")
         over = _overrides(files)
-        seconds, rss = _measured([sys.executable, str(ROOT / "scripts" / "prepare_data.py"),
+        seconds, rss = _measured([*command("prepare_data"),
                                   *over, f"threads={threads}",
                                   f"hydra.run.dir={folder / 'prep'}"], env)
         cache = Path(env["SEQ2SEQ_CACHE"]) / "prepared"

@@ -49,7 +49,7 @@ def run_benchmark(cfg: DictConfig, quick: bool, checkpoint: str | None, stream_l
     """`overrides`: the Hydra overrides that made `cfg`, for the commands run under torchrun."""
     threads = cfg.train.threads
     container = OmegaConf.to_container(cfg, resolve=True)
-    from ..prepare import load_splits, prepare
+    from ..data.prepare import load_splits, prepare
 
     prepare(cfg.data, threads=threads, log=log)  # build the cache outside the timed phases
     report: dict = {**machine_info(threads, device), "quick": quick, "model": cfg.model.name,

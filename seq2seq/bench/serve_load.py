@@ -8,12 +8,11 @@ from __future__ import annotations
 import socket
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
-from .commands import ROOT
+from .commands import command
 
 
 def _free_port() -> int:
@@ -78,9 +77,9 @@ def serve_load(checkpoint: str, sentences: list[str], threads: int, quick: bool,
 
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "serve.py"), "-c",
+    proc = subprocess.Popen([*command("serve"), "-c",
                              checkpoint, "--port", str(port), "--set", f"threads={threads}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
         while True:

@@ -24,9 +24,9 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from ..checkpoint import load_checkpoint
-from ..decoder import DecoderState
-from ..model import Seq2Seq, build_model
-from ..vocab import BOS, EOS, PAD, UNK, Vocab
+from ..data.vocab import BOS, EOS, PAD, UNK, Vocab
+from ..model.decoder import DecoderState
+from ..model.encoder_decoder import Seq2Seq, build_model
 from .onnx_runtime import FORMAT, VERSION
 
 

@@ -9,17 +9,21 @@ Shapes: B sentences, K beam size, S source length, V vocabulary, L layers, H hid
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig
 
+from ..data.vocab import Vocab
+from ..decoding.core import (
+    Hypothesis,
+    TranslatorBase,
+    decode_settings,
+    length_penalty,
+    max_length,
+)
 from ..errors import Seq2SeqError
-from ..text import normalize, one_line, settings
-from ..vocab import Vocab
 
 FORMAT = "seq2seq-onnx"
 VERSION = 1
@@ -43,12 +47,6 @@ def check_export_dir(folder: Path) -> dict:
     return settings
 
 
-@dataclass
-class OnnxTranslation:
-    text: str
-    nbest: list[tuple[str, float]]
-
-
 class _State:
     """Decoder state arrays; the batch axis is 0, except 1 for the RNN states."""
 
@@ -67,17 +65,21 @@ class _State:
         return _State(out)
 
 
-class OnnxTranslator:
-    def __init__(self, folder: str | Path, decode: DictConfig, threads: int = 0, warn=None):
+class OnnxTranslator(TranslatorBase):
+    """An export folder as a translator, with the interface of `Translator`:
+
+        tr = OnnxTranslator("export/", beam_size=5)
+        tr.translate(["Je suis étudiant."])
+    """
+
+    def __init__(self, folder: str | Path, decode: DictConfig | dict | None = None,
+                 threads: int = 0, warn=None, **settings):
         try:
             import onnxruntime as ort
         except ImportError:
-            raise Seq2SeqError('ONNX translation needs its extra: pip install -e ".[onnx]"')
+            raise Seq2SeqError('ONNX translation needs its extra: pip install "seq2seq[onnx]"')
         folder = Path(folder)
         self.settings = check_export_dir(folder)
-        if decode.beam_size < 1 or not 1 <= decode.n_best <= decode.beam_size:
-            raise Seq2SeqError(f"beam size {decode.beam_size} and n-best {decode.n_best}: need "
-                               f"beam_size >= 1 and 1 <= n_best <= beam_size")
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
@@ -91,13 +93,12 @@ class OnnxTranslator:
                                f"({str(err).splitlines()[0][:120]}); export it again")
         src_model = (folder / "source.model").read_bytes()
         tgt_model = (folder / "target.model").read_bytes()
-        self.vocab = Vocab(src_model, None if tgt_model == src_model else tgt_model,
-                           self.settings.get("target_ids"))
-        self.decode = decode
-        self.normalize_cfg = settings(self.settings["normalize"])
+        vocab = Vocab(src_model, None if tgt_model == src_model else tgt_model,
+                      self.settings.get("target_ids"))
+        super().__init__(vocab, decode_settings(decode, **settings), self.settings["normalize"],
+                         warn)
         self.bos, self.eos = self.settings["special"]["bos"], self.settings["special"]["eos"]
         self.state_names = ["h", "c"] if self.settings["lstm"] else ["h"]
-        self.warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
         # inputs a design does not use (no attention: memory, keys, mask) are not in its graph
         self.step_inputs = {i.name for i in self.step.get_inputs()}
 
@@ -127,7 +128,7 @@ class OnnxTranslator:
     # -- search ----------------------------------------------------------------------------
 
     def _max_lengths(self, n: int, S: int) -> list[int]:
-        return [int(self.decode.max_len_ratio * S + self.decode.max_len_extra)] * n
+        return [max_length(S, self.decode)] * n
 
     def greedy(self, src: np.ndarray) -> list[list[tuple[list[int], float]]]:
         B = src.shape[0]
@@ -182,7 +183,7 @@ class OnnxTranslator:
             top_s = np.take_along_axis(cand, top_i, 1)
             top_beam, top_tok = top_i // V, top_i % V
             is_eos = top_tok == self.eos
-            penalty = ((5.0 + t + 1) / 6.0) ** alpha
+            penalty = length_penalty(t + 1, alpha)
             for r, j in zip(*np.nonzero(is_eos[:, :K] & (top_s[:, :K] > -np.inf))):
                 row = r * K + int(top_beam[r, j])
                 finished[alive[r]].append((seqs[row].tolist(), float(top_s[r, j]) / penalty))
@@ -213,32 +214,22 @@ class OnnxTranslator:
                 alive = [alive[r] for r in keep]
         return [sorted(f, key=lambda h: -h[1])[:n_best] for f in finished]
 
-    # -- the Translator interface ------------------------------------------------------------
+    # -- the TranslatorBase hooks -------------------------------------------------------------
 
-    def translate(self, lines: Sequence[str], attention: bool = False,
-                  first_line: int = 1) -> list[OnnxTranslation]:
-        if attention:
-            raise Seq2SeqError("attention plots need the PyTorch path; drop --onnx")
-        texts = [normalize(line, self.normalize_cfg) for line in lines]
-        ids = self.vocab.encode_input(texts, self.decode.max_src_len, self.warn, first_line)
-        out: list = [OnnxTranslation("", [("", 0.0)]) if not x else None for x in ids]
+    def _batches(self, ids: list[list[int]], todo: list[int]) -> Iterator[list[int]]:
+        """Sentences of equal length together (the graphs take no padding), `batch_size` rows
+        at a time."""
         by_length: dict[int, list[int]] = {}
-        for i, x in enumerate(ids):
-            if x:
-                by_length.setdefault(len(x), []).append(i)
+        for i in todo:
+            by_length.setdefault(len(ids[i]), []).append(i)
         per_batch = max(1, self.decode.batch_size // self.decode.beam_size)
-        search = self.greedy if self.decode.beam_size == 1 else self.beam
         for members in by_length.values():
             for start in range(0, len(members), per_batch):
-                chunk = members[start: start + per_batch]
-                src = np.array([ids[i] for i in chunk], dtype=np.int64)
-                results = search(src)  # n-best (tokens, score) per sentence
-                texts_out = [one_line(t) for t in self.vocab.decode_tgt(
-                    [h for hyps in results for h, _ in hyps])]  # one decode call per batch
-                for i, hyps in zip(chunk, results):
-                    mine, texts_out = texts_out[: len(hyps)], texts_out[len(hyps):]
-                    out[i] = OnnxTranslation(mine[0], list(zip(mine, [s for _, s in hyps])))
-        return out
+                yield members[start: start + per_batch]
 
-    def translate_text(self, lines: Sequence[str]) -> list[str]:
-        return [t.text for t in self.translate(lines)]
+    def _search(self, ids: list[list[int]], attention: bool) -> list[list[Hypothesis]]:
+        if attention:
+            raise Seq2SeqError("attention plots need the PyTorch path; drop --onnx")
+        src = np.array(ids, dtype=np.int64)  # (B, S): one length
+        search = self.greedy if self.decode.beam_size == 1 else self.beam
+        return [[Hypothesis(tokens, score) for tokens, score in hyps] for hyps in search(src)]

@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..translator import Translator
+from ..decoding.translator import Translator
 from .batcher import Batcher
 
 STATIC = Path(__file__).parent / "static"
@@ -121,7 +121,7 @@ def create_app(translator: Translator, cfg: DictConfig, info: dict) -> FastAPI:
         beam, n_best, attention = key
         if (beam, n_best) not in translators:
             translators[(beam, n_best)] = translator.with_decode(beam_size=beam, n_best=n_best)
-        return translators[(beam, n_best)].translate(lines, attention=attention)
+        return translators[(beam, n_best)].translations(lines, attention=attention)
 
     batcher = Batcher(run, cfg.batching.wait_ms, cfg.batching.max_sentences)
 
@@ -162,8 +162,8 @@ def create_app(translator: Translator, cfg: DictConfig, info: dict) -> FastAPI:
             future.cancel()
             return JSONResponse({"detail": f"not translated within {limits.timeout_s} s; "
                                            f"the server is busy, try again"}, 503)
-        out = [Translation(text=t.text, score=t.nbest[0][1],
-                           n_best=[Hypothesis(text=x, score=s) for x, s in t.nbest])
+        out = [Translation(text=t.text, score=t.score,
+                           n_best=[Hypothesis(text=c.text, score=c.score) for c in t.nbest])
                for t in results]
         attention = None
         if req.attention and results[0].hypothesis.attention is not None:

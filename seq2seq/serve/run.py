@@ -8,14 +8,13 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
+from ..config import check_config, load_config_file
+from ..decoding.translator import Translator
 from ..errors import Seq2SeqError
-from ..translator import Translator
-
-CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
 def serve_config(overrides: list[str], host: str | None = None, port: int | None = None):
-    cfg = OmegaConf.load(CONF / "serve.yaml")
+    cfg = load_config_file("serve.yaml")
     try:
         cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(overrides))
     except Exception as err:  # OmegaConf's several error types
@@ -24,6 +23,7 @@ def serve_config(overrides: list[str], host: str | None = None, port: int | None
         cfg.host = host
     if port:
         cfg.port = port
+    check_config(cfg, "serve")
     return cfg
 
 
@@ -54,9 +54,8 @@ def serve(args) -> None:
         raise Seq2SeqError('serving needs its extra: pip install -e ".[serve]"')
     cfg = serve_config(args.set, args.host, args.port)
     torch.set_num_threads(cfg.threads)
-    decode = OmegaConf.merge(OmegaConf.load(CONF / "decode" / "greedy.yaml"),
-                             {"beam_size": args.beam_size})
-    translator = Translator.from_checkpoint(args.checkpoint, decode, cfg.device)
+    translator = Translator.from_checkpoint(args.checkpoint, device=cfg.device,
+                                            beam_size=args.beam_size)
     app = create_app(translator, cfg, model_info(args.checkpoint, translator, args.scores))
     print(f"serving on http://{cfg.host}:{cfg.port}/ (API docs at /docs); Ctrl-C stops",
           flush=True)

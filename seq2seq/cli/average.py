@@ -1,0 +1,39 @@
+"""seq2seq-average: average the weights of several checkpoints of one run into one.
+
+    seq2seq-average --run outputs/main --last 5 --out outputs/main/checkpoints/avg.pt
+    seq2seq-average --run outputs/main --best 5 --out avg-best5.pt
+    seq2seq-average a.pt b.pt c.pt --out avg.pt
+
+`--run` picks from the run's `checkpoints/step-*.pt` (kept by train.keep_checkpoints). The result
+translates and evaluates like any checkpoint (it has no training state to resume from).
+"""
+
+import argparse
+from pathlib import Path
+
+from ..checkpoint import save_checkpoint
+from ..decoding.ensemble import average_checkpoints, select_checkpoints
+from ..errors import Seq2SeqError, reported_errors
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoints", nargs="*", help="checkpoints to average (or use --run)")
+    p.add_argument("--run", help="a training run dir whose step checkpoints to choose from")
+    p.add_argument("--last", type=int, help="with --run: the N most recent validations")
+    p.add_argument("--best", type=int, help="with --run: the N best validations by BLEU")
+    p.add_argument("--out", required=True, help="where to write the averaged checkpoint")
+    args = p.parse_args()
+    with reported_errors():
+        if bool(args.run) == bool(args.checkpoints):
+            raise Seq2SeqError("give checkpoints or --run DIR with --last N / --best N")
+        paths = select_checkpoints(args.run, args.last, args.best) if args.run \
+            else [Path(c) for c in args.checkpoints]
+        save_checkpoint(average_checkpoints(paths), Path(args.out))
+        print(f"averaged {len(paths)} checkpoints ({', '.join(p.name for p in paths)}) "
+              f"into {args.out}")
+
+
+if __name__ == "__main__":
+    main()

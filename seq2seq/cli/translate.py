@@ -1,0 +1,157 @@
+"""seq2seq-translate: translate French to English with a trained checkpoint.
+
+    seq2seq-translate --checkpoint CKPT "Je suis étudiant." "J'ai faim, merci !"
+    seq2seq-translate --checkpoint CKPT < input.fr > output.en
+    seq2seq-translate --checkpoint CKPT --input input.fr --output output.en --beam-size 5
+    seq2seq-translate --checkpoint CKPT          # interactive prompt on a terminal
+    seq2seq-translate -c A.pt -c B.pt "..."      # an ensemble (--average: mean weights)
+    seq2seq-translate --onnx export/ < input.fr  # ONNX export on onnxruntime
+
+Sentences never pass through Hydra: any text (quotes, '=', brackets, any Unicode) is safe.
+Decoding defaults come from conf/decode/greedy.yaml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..decoding.core import decode_settings
+from ..decoding.stream import quiet_broken_pipe, translate_stream
+from ..errors import Seq2SeqError, reported_errors
+from ..memory import tune_memory
+
+
+def decode_config(args: argparse.Namespace):
+    """conf/decode/greedy.yaml with the command line's options on top, checked."""
+    return decode_settings(beam_size=args.beam_size, n_best=args.n_best,
+                           batch_size=args.batch_size, max_len_ratio=args.max_len_ratio,
+                           max_src_len=args.max_src_len, length_penalty=args.length_penalty)
+
+
+def load_translator(args: argparse.Namespace):
+    """The PyTorch `Translator`, or with --onnx the `OnnxTranslator`, which does not import
+    torch at all (a faster start)."""
+    if args.onnx:
+        from ..export.onnx_runtime import OnnxTranslator
+
+        for flag, value in (("--checkpoint", args.checkpoint), ("--quantize", args.quantize
+                                                                  != "none"),
+                            ("--device", args.device != "cpu")):
+            if value:
+                raise Seq2SeqError(f"--onnx replaces the checkpoint; drop {flag}")
+        return OnnxTranslator(args.onnx, decode_config(args), args.threads)
+    import torch
+
+    from ..decoding.translator import Translator
+
+    if not args.checkpoint:
+        raise Seq2SeqError("give --checkpoint CKPT (or --onnx DIR)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    translator = Translator.from_checkpoint(args.checkpoint, decode_config(args), args.device,
+                                            average=args.average)
+    if args.quantize == "int8":
+        translator.quantize_int8()
+    return translator
+
+
+def _interactive(translator) -> None:
+    print("Type French, get English. Ctrl-D to quit.", file=sys.stderr)
+    while True:
+        try:
+            line = input("fr> ")
+        except (EOFError, KeyboardInterrupt):
+            print(file=sys.stderr)
+            return
+        for c in translator.translations([line])[0].nbest:
+            print(c.text if translator.decode.n_best == 1 else f"{c.text}\t{c.score:.4f}",
+                  flush=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    if args.attention_plot and len(args.sentences) != 1:
+        raise Seq2SeqError("--attention-plot needs exactly one sentence argument")
+    if args.sentences and args.input:
+        raise Seq2SeqError("give sentences as arguments or --input FILE, not both")
+    translator = load_translator(args)
+    n_best = translator.decode.n_best
+    try:
+        out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    except OSError as err:
+        raise Seq2SeqError(f"cannot write {args.output}: {err.strerror}")
+    try:
+        if args.sentences:
+            results = translator.translations(args.sentences, attention=bool(args.attention_plot))
+            for i, t in enumerate(results):
+                for c in t.nbest:
+                    out.write(f"{i}\t{c.text}\t{c.score:.4f}\n" if n_best > 1 else c.text + "\n")
+            out.flush()
+            if args.attention_plot:
+                t = results[0]
+                pieces = translator.vocab.tgt_pieces(t.hypothesis.tokens) + ["</s>"]
+                weights = t.hypothesis.attention
+                if weights is None:
+                    raise Seq2SeqError("this model has no attention to plot")
+                from ..plot import plot_attention
+
+                plot_attention(weights[: len(pieces)], t.src_pieces, pieces[: len(weights)],
+                               Path(args.attention_plot))
+                print(f"attention plot written to {args.attention_plot}", file=sys.stderr)
+        elif args.input:
+            try:
+                src = open(args.input, "rb")
+            except OSError as err:
+                raise Seq2SeqError(f"cannot read {args.input}: {err.strerror}")
+            with src:
+                translate_stream(translator, src, out, n_best)
+        elif sys.stdin.isatty():
+            _interactive(translator)
+        else:
+            translate_stream(translator, sys.stdin.buffer, out, n_best)
+    except BrokenPipeError:
+        quiet_broken_pipe()
+    finally:
+        if out is not sys.stdout:
+            out.close()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("sentences", nargs="*", help="French sentences (else --input, stdin or prompt)")
+    p.add_argument("--checkpoint", "-c", action="append",
+                   help="a best.pt or last.pt; repeat it for an ensemble of several models")
+    p.add_argument("--average", action="store_true",
+                   help="with several --checkpoint of one run: average their weights into one "
+                        "model instead of an ensemble")
+    p.add_argument("--onnx", metavar="DIR", help="translate with an export of scripts/export.py "
+                   "on onnxruntime, without PyTorch (instead of --checkpoint)")
+    p.add_argument("--input", "-i", help="file with one French sentence per line")
+    p.add_argument("--output", "-o", help="write translations here instead of stdout")
+    p.add_argument("--beam-size", "-b", type=int, help="1 = greedy (default from conf/decode)")
+    p.add_argument("--n-best", type=int, help="print N hypotheses per sentence: "
+                   "'index<TAB>hypothesis<TAB>score' lines")
+    p.add_argument("--length-penalty", type=float, help="alpha of ((5+len)/6)^alpha")
+    p.add_argument("--batch-size", type=int, help="rows decoded together (sentences x beam)")
+    p.add_argument("--max-len-ratio", type=float, help="longest output / source pieces")
+    p.add_argument("--max-src-len", type=int, help="longer inputs are truncated (with a warning)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch's default)")
+    p.add_argument("--quantize", choices=["none", "int8"], default="none",
+                   help="int8: dynamic quantization of linear and RNN layers (CPU)")
+    p.add_argument("--attention-plot", metavar="FILE.png",
+                   help="heatmap of source x output pieces for a single sentence")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    with reported_errors():
+        tune_memory()  # see seq2seq/memory.py
+        run(args)
+
+
+if __name__ == "__main__":
+    main()

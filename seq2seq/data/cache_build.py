@@ -1,0 +1,371 @@
+"""Building the prepared data of a data config in a stream, at any corpus size.
+
+1. Validation and test splits are read whole (they are small) and normalised; their French
+   sides make the held-out set.
+2. Training pairs stream from every training corpus (built-in ones, the user's files) through
+   normalisation and the filters (in `threads` worker processes, a chunk of pairs at a time, in
+   order); with `data.drop_leaks`, pairs whose French side is held out are dropped, and with
+   `data.dedupe`, repeated pairs (a set of 8-byte hashes, in the main process); the kept pairs
+   go to a spool file per language.
+3. SentencePiece is fitted on the spool (it samples `spm.max_sentences` sentences itself).
+4. The spool is encoded in chunks by `threads` worker processes (each reads its chunk's bytes
+   from the spool), straight into flat int32 token files plus int64 offsets
+   (`train.{src,tgt}.{ids,offsets}.bin`), which training reads a batch at a time
+   (`data.FileSide`): it holds each pair's length, not the text.
+
+Only the hash set (8 bytes and some per training pair) and a few chunks are ever in memory. For the
+built-in corpora the result is exactly what reading everything into memory gives.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import itertools
+import multiprocessing
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from ..errors import Seq2SeqError
+from .cleaning import keep_pair, normalize, settings
+from .user_files import iter_pairs
+from .vocab import Vocab, load_spm, seen_target_ids, train_sentencepiece
+
+CHUNK = 50_000  # sentences encoded at once
+CLEAN_CHUNK = 20_000  # pairs normalised and filtered at once
+Pairs = list[tuple[str, str]]
+
+
+def _digest(fr: str, en: str) -> int:
+    return int.from_bytes(hashlib.blake2b(f"{fr}\t{en}".encode(), digest_size=8).digest(),
+                          "little")
+
+
+class Spool:
+    """Normalised training pairs on disk, one file per language, one pair per line. It notes
+    the byte offset of every `CHUNK`-th line, so that encoding workers read their chunks
+    themselves."""
+
+    def __init__(self, folder: Path):
+        self.paths = (folder / "spool.fr", folder / "spool.en")
+        self.files = [open(p, "wb") for p in self.paths]
+        self.count = 0
+        self.marks: tuple[list[int], list[int]] = ([0], [0])  # offsets of lines 0, CHUNK, ...
+        self._size = [0, 0]
+
+    def add(self, fr_lines: list[bytes], en_lines: list[bytes]) -> None:
+        """Append pairs given as UTF-8 lines without their line ends."""
+        first = self.count
+        self.count += len(fr_lines)
+        for side, lines in enumerate((fr_lines, en_lines)):
+            if not lines:
+                continue
+            self.files[side].write(b"\n".join(lines) + b"\n")
+            ends = np.cumsum(np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)) + 1)
+            # line k of the spool starts where line k - 1 ends
+            ks = np.arange(-first % CHUNK or CHUNK, len(lines) + 1, CHUNK)
+            self.marks[side].extend((self._size[side] + ends[ks - 1]).tolist())
+            self._size[side] += int(ends[-1])
+
+    def close(self) -> None:
+        for f in self.files:
+            f.close()
+
+    def ranges(self, side: int) -> list[tuple[int, int]]:
+        """Byte ranges of the chunks of one language: CHUNK lines each, the last one fewer."""
+        marks = list(self.marks[side])
+        if marks[-1] != self._size[side]:
+            marks.append(self._size[side])
+        return list(zip(marks[:-1], marks[1:]))
+
+    def lines(self, side: int) -> Iterator[str]:
+        """Lines of one language; only '\\n' ends a line (a sentence may hold other breaks)."""
+        with open(self.paths[side], "rb") as f:
+            for raw in f:
+                yield raw[:-1].decode()
+
+    def interleaved(self) -> Iterator[str]:
+        """fr0, en0, fr1, en1, ...: the order a joint vocabulary is fitted on."""
+        for fr, en in zip(self.lines(0), self.lines(1)):
+            yield fr
+            yield en
+
+    def delete(self) -> None:
+        for p in self.paths:
+            p.unlink(missing_ok=True)
+
+
+class Cleaner:
+    """Normalisation, filters and the leak check of a chunk of training pairs (run in worker
+    processes for the user's corpora, in this process for the built-in ones, which come
+    normalised and filtered already). Returns the kept pairs as UTF-8 lines, their digests
+    (for de-duplication, which needs every chunk and stays in the main process) and counts."""
+
+    def __init__(self, cfg: DictConfig, held_out: set[str]):
+        self.normalize, self.filters = settings(cfg.normalize), settings(cfg.filter)
+        self.held_out, self.dedupe = held_out, cfg.dedupe
+
+    def __call__(self, pairs: Pairs, raw: bool = True) -> tuple:
+        fr_out, en_out, digests, filtered, leaks = [], [], [], 0, 0
+        norm, filters, held_out = self.normalize, self.filters, self.held_out
+        for fr, en in pairs:
+            if raw:
+                fr, en = normalize(fr, norm), normalize(en, norm)
+                if not keep_pair(fr, en, filters):
+                    filtered += 1
+                    continue
+            if fr in held_out:
+                leaks += 1
+                continue
+            if self.dedupe:
+                digests.append(_digest(fr, en))
+            fr_out.append(fr.encode())
+            en_out.append(en.encode())
+        return fr_out, en_out, digests, {"filtered": filtered, "leaks": leaks}
+
+
+_WORKER_CLEANER: Cleaner | None = None  # the Cleaner of a cleaning worker process
+
+
+def _load_cleaner(cleaner: Cleaner) -> None:
+    global _WORKER_CLEANER
+    _WORKER_CLEANER = cleaner
+
+
+def _clean_chunk(pairs: Pairs) -> tuple:
+    return _WORKER_CLEANER(pairs)
+
+
+def _source_pairs(cfg: DictConfig, name: str, builtin: dict[str, Pairs],
+                  skipped: list[int]) -> Iterator[tuple[str, str]]:
+    """Training pairs of one corpus as read: built-in ones normalised and filtered already."""
+    if name in builtin:
+        return iter(builtin[name])
+    spec = next(s for s in cfg.files.train if s.name == name)
+    return iter_pairs(spec, cfg.tsv_bad_lines, skipped)
+
+
+def spool_training_pairs(cfg: DictConfig, names: list[str], builtin: dict[str, Pairs],
+                         held_out: set[str], spool: Spool, log, threads: int = 1) -> list[dict]:
+    """Stream every training corpus into `spool`; returns per-corpus counts. The user's corpora
+    are normalised and filtered in `threads` worker processes, a chunk at a time, in order."""
+    seen: set[int] = set()
+    stats = []
+    cleaner = Cleaner(cfg, held_out if cfg.drop_leaks else set())
+    pool = None
+    if threads > 1 and any(name not in builtin for name in names):
+        pool = multiprocessing.get_context("fork").Pool(threads, _load_cleaner, (cleaner,))
+    bar = tqdm(desc="preparing", unit=" pairs", unit_scale=True, disable=None, leave=False)
+    try:
+        for name in names:
+            counts = {"name": name, "read": 0, "kept": 0, "filtered": 0, "leaks": 0,
+                      "duplicates": 0, "bad_lines": 0}
+            skipped = [0]
+            chunks = _pair_chunks(_source_pairs(cfg, name, builtin, skipped), counts)
+            if name in builtin:
+                cleaned = (cleaner(c, raw=False) for c in chunks)
+            elif pool is not None:
+                cleaned = _in_order(pool, _clean_chunk, chunks, ahead=2 * threads)
+            else:
+                cleaned = (cleaner(c) for c in chunks)
+            for fr_lines, en_lines, digests, dropped in cleaned:
+                for key, value in dropped.items():
+                    counts[key] += value
+                if cfg.dedupe:
+                    fr_lines, en_lines = _new_pairs(fr_lines, en_lines, digests, seen, counts)
+                spool.add(fr_lines, en_lines)
+                counts["kept"] += len(fr_lines)
+                bar.update(len(fr_lines))
+            counts["bad_lines"] = skipped[0]
+            _report(counts, log)
+            stats.append(counts)
+    finally:
+        if pool is not None:
+            pool.terminate()
+        bar.close()
+        spool.close()
+    return stats
+
+
+def _pair_chunks(pairs: Iterator[tuple[str, str]], counts: dict) -> Iterator[Pairs]:
+    while chunk := list(itertools.islice(pairs, CLEAN_CHUNK)):
+        counts["read"] += len(chunk)
+        yield chunk
+
+
+def _new_pairs(fr_lines: list[bytes], en_lines: list[bytes], digests: list[int],
+               seen: set[int], counts: dict) -> tuple[list[bytes], list[bytes]]:
+    """The pairs whose digest has not been seen before (and they are seen now)."""
+    keep = []
+    for i, d in enumerate(digests):
+        if d in seen:
+            counts["duplicates"] += 1
+        else:
+            seen.add(d)
+            keep.append(i)
+    if len(keep) == len(digests):
+        return fr_lines, en_lines
+    return [fr_lines[i] for i in keep], [en_lines[i] for i in keep]
+
+
+def _report(counts: dict, log) -> None:
+    if not counts["kept"]:
+        raise Seq2SeqError(f"training corpus {counts['name']} is empty after filtering "
+                           f"({counts['read']} pairs read); loosen data.filter or check "
+                           f"its files")
+    dropped = {k: v for k, v in counts.items() if k not in ("name", "read", "kept") and v}
+    log(f"  {counts['name']}: {counts['kept']:,} training pairs kept of {counts['read']:,}"
+        + (f" (dropped: {', '.join(f'{v:,} {k}' for k, v in dropped.items())})"
+           if dropped else ""))
+
+
+def fit_vocab(cfg: DictConfig, spool: Spool, threads: int, log) -> Vocab:
+    log(f"fitting SentencePiece ({cfg.spm.model_type}, {cfg.spm.vocab_size} pieces, "
+        f"{'joint' if cfg.spm.joint else 'separate'}) on {spool.count:,} training pairs")
+    if cfg.spm.joint:
+        return Vocab(train_sentencepiece(spool.interleaved(), cfg.spm, threads))
+    return Vocab(train_sentencepiece(spool.lines(0), cfg.spm, threads),
+                 train_sentencepiece(spool.lines(1), cfg.spm, threads))
+
+
+def encode_spool(vocab: Vocab, spool: Spool, folder: Path, threads: int) -> np.ndarray:
+    """train.{src,tgt}.ids.bin (int32 pieces, all sentences back to back) and
+    train.{src,tgt}.offsets.bin (int64, n + 1 values) from the spool, a chunk at a time, in
+    `threads` worker processes that read their chunks from the spool themselves (chunks come
+    back in order). Returns how often each target piece occurs."""
+    counts = np.zeros(vocab.tgt.get_piece_size(), dtype=np.int64)
+    bar = tqdm(total=spool.count, desc="encoding", unit=" pairs", unit_scale=True,
+               disable=None, leave=False)
+    models = ((0, "train.src", vocab.src_model), (1, "train.tgt", vocab.tgt_model or
+                                                  vocab.src_model))
+    for side, prefix, model in models:
+        ranges = ((str(spool.paths[side]), a, b) for a, b in spool.ranges(side))
+        if threads > 1:  # fork: the workers need only SentencePiece and numpy
+            pool = multiprocessing.get_context("fork").Pool(threads, _load_worker, (model,))
+            encoded = _in_order(pool, _encode_range, ranges, ahead=2 * threads)
+        else:
+            pool = None
+            _load_worker(model)
+            encoded = (_encode_range(r) for r in ranges)
+        try:
+            end = 0
+            with open(folder / f"{prefix}.ids.bin", "wb") as ids_f, \
+                    open(folder / f"{prefix}.offsets.bin", "wb") as off_f:
+                off_f.write(np.zeros(1, dtype=np.int64).tobytes())
+                for flat, lengths in encoded:
+                    ids_f.write(flat.tobytes())
+                    if side == 1:
+                        counts += np.bincount(flat, minlength=len(counts))
+                    off_f.write((end + np.cumsum(lengths)).tobytes())
+                    end += int(lengths.sum())
+                    bar.update(len(lengths) / 2)
+        finally:
+            if pool is not None:
+                pool.terminate()
+    bar.close()
+    return counts
+
+
+def keep_seen_target_pieces(vocab: Vocab, counts: np.ndarray, folder: Path, log,
+                            chunk: int = 1 << 24) -> Vocab:
+    """Restrict the output vocabulary to the target pieces that occur (`counts`, from
+    `encode_spool`); train.tgt.ids.bin is rewritten in place, a chunk at a time, as ids of that
+    smaller list."""
+    out = vocab.with_target_ids(seen_target_ids(counts))
+    ids = np.memmap(folder / "train.tgt.ids.bin", mode="r+", dtype=np.int32)
+    for start in range(0, len(ids), chunk):
+        ids[start: start + chunk] = out.to_output_ids(ids[start: start + chunk])
+    ids.flush()
+    del ids
+    log(f"output vocabulary: the {out.tgt_size:,} of {len(counts):,} pieces that occur in the "
+        f"English training text (data.spm.target_pieces=seen)")
+    return out
+
+
+def _in_order(pool, func, items: Iterator, ahead: int) -> Iterator:
+    """`func` of each item, run in `pool`, in input order, with at most `ahead` in flight
+    (bounded memory, unlike Pool.imap, which reads its whole input)."""
+    pending: collections.deque = collections.deque()
+    for item in items:
+        pending.append(pool.apply_async(func, (item,)))
+        if len(pending) >= ahead:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
+
+
+_WORKER_SPM = None  # the SentencePiece model of an encoding worker process
+
+
+def _load_worker(model: bytes) -> None:
+    global _WORKER_SPM
+    _WORKER_SPM = load_spm(model)
+
+
+def _encode_range(where: tuple[str, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(flat int32 ids, int64 lengths) of the spool lines in bytes [start, end) of a file."""
+    path, start, end = where
+    with open(path, "rb") as f:
+        f.seek(start)
+        text = f.read(end - start).decode()
+    # one thread: the worker processes are the parallelism
+    encoded = _WORKER_SPM.encode(text[:-1].split("\n"), num_threads=1)  # "\n" ends a line
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    flat = np.fromiter(itertools.chain.from_iterable(encoded), dtype=np.int32,
+                       count=int(lengths.sum()))
+    return flat, lengths
+
+
+def load_train_arrays(folder: Path) -> dict:
+    """The encoded training data, memory-mapped: {"src": {"ids", "offsets"}, "tgt": ...}."""
+    out = {}
+    for side, prefix in (("src", "train.src"), ("tgt", "train.tgt")):
+        out[side] = {key: np.memmap(folder / f"{prefix}.{key}.bin", mode="r",
+                                    dtype=np.int32 if key == "ids" else np.int64)
+                     for key in ("ids", "offsets")}
+    return out
+
+
+def encode_split(vocab: Vocab, pairs: Pairs) -> dict:
+    from .batching import pack
+
+    return {"src": pack(vocab.encode_src([f for f, _ in pairs])),
+            "tgt": pack(vocab.encode_tgt([e for _, e in pairs])),
+            "src_text": [f for f, _ in pairs], "tgt_text": [e for _, e in pairs]}
+
+
+def build(cfg: DictConfig, folder: Path, held: dict[str, Pairs], train_names: list[str],
+          builtin_train: dict[str, Pairs], threads: int, log) -> dict:
+    """Write the training arrays into `folder`; return the metadata (vocabulary, encoded
+    validation data, sizes, per-corpus counts) that goes beside them."""
+    start = time.perf_counter()
+    held_out = {f for pairs in held.values() for f, _ in pairs} if cfg.drop_leaks else set()
+    spool = Spool(folder)
+    try:
+        stats = spool_training_pairs(cfg, train_names, builtin_train, held_out, spool, log,
+                                     threads)
+        spooled = time.perf_counter()
+        vocab = fit_vocab(cfg, spool, threads, log)
+        fitted = time.perf_counter()
+        counts = encode_spool(vocab, spool, folder, threads)
+        if cfg.spm.target_pieces == "seen":
+            vocab = keep_seen_target_pieces(vocab, counts, folder, log)
+    finally:
+        spool.close()
+        spool.delete()
+    valid = [p for n in cfg.valid_splits for p in held[n]]
+    sizes = {f"{s['name']}.train" if s["name"] in builtin_train else f"files.{s['name']}":
+             s["kept"] for s in stats}
+    sizes.update({n: len(p) for n, p in held.items()})
+    total = time.perf_counter() - start
+    return {"vocab": vocab.to_dict(), "valid": encode_split(vocab, valid), "sizes": sizes,
+            "train_corpora": [[s["name"], s["kept"]] for s in stats], "stats": stats,
+            "config": OmegaConf.to_container(cfg, resolve=True),
+            "seconds": {"total": round(total, 1), "read_filter": round(spooled - start, 1),
+                        "vocabulary": round(fitted - spooled, 1),
+                        "encode": round(time.perf_counter() - fitted, 1)}}

@@ -1,0 +1,125 @@
+"""Greedy and beam search, batched: the encoder runs once per batch, beams are folded into the
+batch dimension, and sentences leave the batch as soon as they are finished.
+
+`model` is anything with `encode(src, src_lens) -> state` and `step_log_probs(y, state)`, whose
+state has `select` and `reorder_beams`: a `Seq2Seq`, or an `Ensemble` of them.
+
+Shapes: B sentences, K beam size, S source length, V vocabulary.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..data.vocab import BOS, EOS
+from ..model.encoder_decoder import Seq2Seq
+from .core import Hypothesis, length_penalty
+
+
+@torch.no_grad()
+def greedy(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor, max_len: list[int],
+           attention: bool = False) -> list[Hypothesis]:
+    """The most probable next token at every step. src (B, S) int64, src_lens (B,)."""
+    B = src.size(0)
+    state = model.encode(src, src_lens)
+    alive = list(range(B))  # original sentence index of each batch row
+    tokens: list[list[int]] = [[] for _ in range(B)]
+    scores = [0.0] * B
+    attn: list[list[torch.Tensor]] = [[] for _ in range(B)]
+    out: list[Hypothesis | None] = [None] * B
+    y = torch.full((B, 1), BOS, dtype=torch.long, device=src.device)
+    for t in range(max(max_len)):
+        logp, state, weights = model.step_log_probs(y, state)  # (n, V)
+        best_logp, best = logp.max(dim=-1)  # (n,)
+        keep = []
+        for row, (i, tok, lp) in enumerate(zip(alive, best.tolist(), best_logp.tolist())):
+            scores[i] += lp
+            if attention:
+                attn[i].append(weights[row, 0].float())
+            if tok != EOS:
+                tokens[i].append(tok)
+            if tok == EOS or t + 1 >= max_len[i]:
+                out[i] = Hypothesis(tokens[i], scores[i],
+                                    torch.stack(attn[i]) if attention else None)
+            else:
+                keep.append(row)
+        if not keep:
+            break
+        if len(keep) < len(alive):  # drop finished sentences from the batch
+            index = torch.tensor(keep, device=src.device)
+            state, best = state.select(index), best.index_select(0, index)
+            alive = [alive[r] for r in keep]
+        y = best.unsqueeze(1)  # (n, 1)
+    return out  # type: ignore[return-value]
+
+
+@torch.no_grad()
+def beam_search(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor, max_len: list[int],
+                beam_size: int, n_best: int = 1, alpha: float = 0.0,
+                attention: bool = False) -> list[list[Hypothesis]]:
+    """The `n_best` highest-scoring hypotheses per sentence, best first.
+
+    Scores are log-probabilities divided by `length_penalty(len, alpha)` (EOS counted). A
+    sentence is done once it has `beam_size` finished hypotheses or reaches its maximum length.
+    """
+    B, K, dev = src.size(0), beam_size, src.device
+    state = model.encode(src, src_lens).select(torch.arange(B, device=dev).repeat_interleave(K))
+    alive = list(range(B))  # original index of each active sentence
+    scores = torch.full((B, K), float("-inf"), device=dev)
+    scores[:, 0] = 0.0  # (n, K) cumulative log-probs; one live beam at the start
+    seqs = torch.full((B * K, 0), BOS, dtype=torch.long, device=dev)  # (n*K, t)
+    hist = None  # (n*K, t, S) attention history, when asked for
+    finished: list[list[Hypothesis]] = [[] for _ in range(B)]
+    y = torch.full((B * K, 1), BOS, dtype=torch.long, device=dev)
+    for t in range(max(max_len)):
+        logp, state, weights = model.step_log_probs(y, state)  # (n*K, V)
+        n, V = len(alive), logp.size(-1)
+        if attention:
+            w = weights.float()  # (n*K, 1, S)
+            hist = w if hist is None else torch.cat([hist, w], dim=1)
+        cand = (scores.unsqueeze(-1) + logp.view(n, K, V)).view(n, K * V)
+        top_s, top_i = cand.topk(2 * K, dim=1)  # (n, 2K)
+        top_beam, top_tok = top_i // V, top_i % V  # (n, 2K)
+        is_eos = top_tok == EOS
+        rank = torch.arange(2 * K, device=dev)
+        # Hypotheses ending here: EOS among the K best candidates.
+        penalty = length_penalty(t + 1, alpha)
+        for r, j in (is_eos[:, :K] & (top_s[:, :K] > float("-inf"))).nonzero().tolist():
+            row = r * K + int(top_beam[r, j])
+            finished[alive[r]].append(Hypothesis(
+                seqs[row].tolist(), float(top_s[r, j]) / penalty,
+                hist[row].clone() if attention else None))
+        # The K best candidates that do not end go on.
+        pick = (is_eos.long() * 2 * K + rank).argsort(dim=1)[:, :K]  # (n, K)
+        scores = top_s.gather(1, pick)
+        rows = (torch.arange(n, device=dev).unsqueeze(1) * K + top_beam.gather(1, pick)).view(-1)
+        y = top_tok.gather(1, pick).view(-1, 1)  # (n*K, 1)
+        seqs = torch.cat([seqs.index_select(0, rows), y], dim=1)
+        state = state.reorder_beams(rows)  # rows stay within their sentence
+        if attention:
+            hist = hist.index_select(0, rows)
+        keep = []
+        for r, i in enumerate(alive):
+            if len(finished[i]) >= K:
+                continue
+            if t + 1 >= max_len[i]:  # out of length: the live beams end here, unfinished
+                for k in range(K):
+                    if scores[r, k] > float("-inf"):
+                        row = r * K + k
+                        finished[i].append(Hypothesis(
+                            seqs[row].tolist(), float(scores[r, k]) / penalty,
+                            hist[row].clone() if attention else None))
+                continue
+            keep.append(r)
+        if not keep:
+            break
+        if len(keep) < n:  # drop finished sentences from the batch
+            index = torch.tensor(keep, device=dev)
+            rows = (index.unsqueeze(1) * K + torch.arange(K, device=dev)).view(-1)
+            scores, y, seqs = scores.index_select(0, index), y.index_select(0, rows), \
+                seqs.index_select(0, rows)
+            state = state.select(rows)
+            if attention:
+                hist = hist.index_select(0, rows)
+            alive = [alive[r] for r in keep]
+    return [sorted(f, key=lambda h: -h.score)[:n_best] for f in finished]

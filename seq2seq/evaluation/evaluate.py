@@ -1,0 +1,89 @@
+"""`evaluate(cfg, run_dir)`: translate test sets with a checkpoint and score them with sacreBLEU.
+
+Writes `<run_dir>/<test set>.hyp.en` (one translation per line) and `<run_dir>/results.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from ..config import check_config
+from ..data.cleaning import normalize
+from ..data.corpora import read_lines
+from ..data.prepare import load_splits
+from ..data.testsets import load_testset
+from ..decoding.translator import Translator
+from ..errors import Seq2SeqError
+from .metrics import score_all
+
+logger = logging.getLogger(__name__)
+
+
+def test_sets(cfg: DictConfig) -> dict[str, tuple[list[str], list[str]]]:
+    """{name: (French lines, English references)}: the data config's test splits, sacreBLEU's
+    test sets named in `testsets`, and the optional `src=FILE ref=FILE` pair."""
+    sets = {name: ([f for f, _ in pairs], [e for _, e in pairs])
+            for name, pairs in load_splits(cfg.data, list(cfg.data.test_splits)).items()}
+    for name in cfg.testsets or []:
+        src, refs = load_testset(str(name))
+        sets[f"sacrebleu.{name}"] = (src, [normalize(r, cfg.data.normalize) for r in refs])
+    if (cfg.src is None) != (cfg.ref is None):
+        raise Seq2SeqError("give both src=FILE and ref=FILE, or neither")
+    if cfg.src is not None:
+        src, ref = read_lines(Path(cfg.src)), read_lines(Path(cfg.ref))
+        if len(src) != len(ref):
+            raise Seq2SeqError(f"{cfg.src} has {len(src)} lines but {cfg.ref} has {len(ref)}")
+        sets[Path(cfg.src).stem] = (src, [normalize(r, cfg.data.normalize) for r in ref])
+    return sets
+
+
+def evaluate(cfg: DictConfig, run_dir: Path, log=None) -> dict:
+    """Translate the test sets of `cfg` (the whole evaluate.yaml config) and score them;
+    writes the hypotheses and results.json to `run_dir` and returns the results."""
+    check_config(cfg, "evaluate")
+    log = log or logger.info
+    torch.set_num_threads(cfg.threads)
+    checkpoints = cfg.checkpoint
+    if OmegaConf.is_list(checkpoints):
+        checkpoints = [str(c) for c in checkpoints]
+    translator = Translator.from_checkpoint(checkpoints, cfg.decode, cfg.device,
+                                            average=cfg.average)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    results = {"checkpoint": checkpoints if isinstance(checkpoints, str) else
+               f"{'average' if cfg.average else 'ensemble'} of {', '.join(checkpoints)}",
+               "beam_size": cfg.decode.beam_size,
+               "length_penalty": cfg.decode.length_penalty, "sets": {}}
+    for name, (src, refs) in test_sets(cfg).items():
+        start = time.perf_counter()
+        hyps = translator.translate(src)
+        seconds = time.perf_counter() - start
+        (run_dir / f"{name}.hyp.en").write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+        scores = score_all(hyps, refs)
+        scores.update(sentences=len(src), seconds=round(seconds, 2),
+                      sentences_per_s=round(len(src) / max(seconds, 1e-9), 1))
+        results["sets"][name] = scores
+    (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    log(format_table(results))
+    log(f"hypotheses and results.json in {run_dir}")
+    return results
+
+
+def format_table(results: dict) -> str:
+    search = "greedy" if results["beam_size"] == 1 else f"beam {results['beam_size']}"
+    lines = [f"{results['checkpoint']}, {search} search:", "",
+             "| test set | BLEU | chrF | TER | sentences/s |", "|---|---:|---:|---:|---:|"]
+    for name, s in results["sets"].items():
+        lines.append(f"| {name} | {s['bleu']:.2f} | {s['chrf']:.2f} | {s['ter']:.2f} | "
+                     f"{s['sentences_per_s']:.0f} |")
+    first = next(iter(results["sets"].values()), None)
+    if first:
+        lines += ["", f"BLEU: {first['bleu_signature']}", f"chrF: {first['chrf_signature']}",
+                  f"TER:  {first['ter_signature']}"]
+    return "\n".join(lines)

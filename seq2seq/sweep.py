@@ -1,4 +1,4 @@
-"""A Hydra callback that sums up a sweep (`python scripts/train.py -m ...`): every job writes its
+"""A Hydra callback that sums up a sweep (`seq2seq-train -m ...`): every job writes its
 overrides and result into its own run dir, and at the end of the sweep `summary.md` and
 `summary.json` in the sweep dir list every trial, best validation BLEU first. Works with any
 launcher, since each job leaves its result on disk (jobs may run in other processes or machines).

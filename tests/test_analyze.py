@@ -4,9 +4,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from seq2seq.evaluation.analyze import length_buckets, worst_sentences
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 
 def test_length_buckets_cover_every_sentence_once():
@@ -22,6 +24,7 @@ def test_worst_sentences_come_first():
     assert rows[0]["chrf"] < rows[1]["chrf"]
 
 
+@pytest.mark.slow
 def test_script_compares_two_checkpoints(trained, script_env, tmp_path):
     other = trained.parent / "step-0000100.pt"
     out = tmp_path / "analysis"

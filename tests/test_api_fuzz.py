@@ -14,6 +14,8 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 from .test_serve import app_and_translator  # noqa: E402, F401  (fixture)
 
+pytestmark = pytest.mark.slow  # subprocesses and trainings: see pyproject's markers
+
 
 def test_no_request_the_schema_allows_gets_a_server_error(app_and_translator):  # noqa: F811
     schema = schemathesis.openapi.from_asgi("/openapi.json", app_and_translator[0])

@@ -6,7 +6,11 @@ import json
 import subprocess
 import sys
 
-from .conftest import ROOT, TINY
+import pytest
+
+from .helpers import ROOT, TINY
+
+pytestmark = pytest.mark.slow  # subprocesses and trainings: see pyproject's markers
 
 
 def test_quick_benchmark_writes_json_and_table(trained, script_env, tmp_path):

@@ -9,7 +9,7 @@ from seq2seq.config import check_section
 from seq2seq.data.prepare import data_root
 from seq2seq.model.encoder_decoder import build_model
 
-from .conftest import CONF
+from .helpers import CONF
 
 
 def options(group):

@@ -18,9 +18,10 @@ from seq2seq.checkpoint import load_checkpoint
 from seq2seq.decoding.translator import Translator
 from seq2seq.training.loop import train
 
-from .conftest import ROOT, TINY
+from .helpers import ROOT, TINY
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+pytestmark = [pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+              pytest.mark.slow]
 
 SENTENCES = ["Le chat noir dort .", "La femme rouge mange sur la plage .", "Le garçon saute ."]
 GREEDY = OmegaConf.create({"beam_size": 1, "n_best": 1, "length_penalty": 1.0,

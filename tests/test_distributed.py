@@ -18,7 +18,9 @@ import torch
 
 from seq2seq.checkpoint import load_checkpoint
 
-from .conftest import ROOT, TINY
+from .helpers import ROOT, TINY
+
+pytestmark = pytest.mark.slow  # subprocesses and trainings: see pyproject's markers
 
 TRAIN = str(ROOT / "scripts" / "train.py")
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]

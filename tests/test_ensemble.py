@@ -12,7 +12,7 @@ from seq2seq.decoding.ensemble import Ensemble, average_checkpoints, select_chec
 from seq2seq.decoding.translator import Translator
 from seq2seq.errors import Seq2SeqError
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 GREEDY = OmegaConf.create({"beam_size": 1, "n_best": 1, "length_penalty": 1.0,
                            "max_len_ratio": 1.5, "max_len_extra": 10, "max_src_len": 250,
@@ -84,6 +84,7 @@ def test_another_vocabulary_is_refused(trained, tmp_path):
         Translator.from_checkpoint([trained, tmp_path / "other.pt"], GREEDY)
 
 
+@pytest.mark.slow
 def test_translate_and_average_scripts(trained, script_env, tmp_path):
     run = trained.parent.parent
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "average.py"), "--run", str(run),

@@ -4,7 +4,9 @@ import sys
 
 import pytest
 
-from .conftest import ROOT
+from .helpers import ROOT
+
+pytestmark = pytest.mark.slow  # subprocesses and trainings: see pyproject's markers
 
 
 def test_evaluate_matches_sacrebleu_cli(trained, script_env, tmp_path):

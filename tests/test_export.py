@@ -21,7 +21,9 @@ from seq2seq.export.onnx_export import export_onnx  # noqa: E402
 from seq2seq.export.onnx_runtime import OnnxTranslator  # noqa: E402
 from seq2seq.training.loop import train  # noqa: E402
 
-from .conftest import ROOT, toy_pairs  # noqa: E402
+from .helpers import ROOT, toy_pairs  # noqa: E402
+
+pytestmark = pytest.mark.slow  # subprocesses and trainings: see pyproject's markers
 
 SOURCES = [f for f, _ in toy_pairs()[:60]] + ["", "Le chat noir dort dans le jardin ?"]
 

@@ -18,7 +18,9 @@ import torch
 
 from seq2seq.checkpoint import load_checkpoint, save_checkpoint
 
-from .conftest import ROOT, TINY
+from .helpers import ROOT, TINY
+
+pytestmark = pytest.mark.slow  # subprocesses and trainings: see pyproject's markers
 
 TRAIN = str(ROOT / "scripts" / "train.py")
 ARGS = TINY + ["train.batch_tokens=300", "train.threads=1", "train.max_minutes=0",

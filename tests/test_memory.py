@@ -59,6 +59,7 @@ def test_turned_off_leaves_glibc_defaults():
     assert r["faults"][1] >= pages // 2  # glibc gave the block back and faults it in again
 
 
+@pytest.mark.slow
 def test_unknown_setting_is_one_line(tmp_path):
     r = subprocess.run([sys.executable, "-c", "from seq2seq.memory import tune_malloc; "
                         "from seq2seq.errors import reported_errors\n"

@@ -126,6 +126,7 @@ def test_bridge_handles_layouts(make_cfg, extra):
     assert h.shape == (cfg.decoder.layers, batch.src.size(0), cfg.decoder.hidden)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", PRESETS)
 def test_each_design_learns_to_reverse(make_cfg, preset):
     torch.manual_seed(0)

@@ -9,6 +9,8 @@ import pytest
 
 from .test_serve import server  # noqa: F401  (fixture: a real server process)
 
+pytestmark = pytest.mark.slow  # subprocesses and trainings: see pyproject's markers
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 

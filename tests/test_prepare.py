@@ -9,7 +9,7 @@ from seq2seq.config import check_section
 from seq2seq.data.prepare import load_splits, prepare, train_groups
 from seq2seq.errors import Seq2SeqError
 
-from .conftest import ROOT, write_gz
+from .helpers import ROOT, write_gz
 
 
 def quiet(*_):
@@ -91,6 +91,7 @@ def run_script(args, env):
                           env=env, capture_output=True, text=True, cwd=ROOT, timeout=300)
 
 
+@pytest.mark.slow
 def test_script_prints_sizes_and_reuses_cache(script_env, tmp_path):
     args = ["data=multi30k", "data.spm.vocab_size=300", f"hydra.run.dir={tmp_path / 'out'}"]
     first = run_script(args, script_env)
@@ -101,6 +102,7 @@ def test_script_prints_sizes_and_reuses_cache(script_env, tmp_path):
     assert second.returncode == 0 and "reused cached multi30k" in second.stdout
 
 
+@pytest.mark.slow
 def test_script_unknown_data_config_is_one_line(script_env, tmp_path):
     result = run_script(["data=europarl", f"hydra.run.dir={tmp_path / 'out'}"], script_env)
     assert result.returncode != 0

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from seq2seq.data.vocab import BOS, EOS
-from seq2seq.decoding.core import max_length
+from seq2seq.decoding.core import max_lengths
 from seq2seq.decoding.search import beam_search, greedy
 from seq2seq.model.decoder import DecoderState
 from seq2seq.model.encoder_decoder import build_model
@@ -73,7 +73,7 @@ def test_max_length_stops_unfinished_hypotheses():
 
 def test_length_penalty_prefers_longer_with_larger_alpha():
     limits = SimpleNamespace(max_len_ratio=1.5, max_len_extra=2)
-    assert [max_length(n, limits) for n in (4, 10)] == [8, 17]
+    assert max_lengths([4, 10], limits) == [8, 17]
     # "a" has probability 0.6 (2 steps with EOS), "b u" 0.4 (3 steps); u is token id 1.
     table = {BOS: {A: 0.6, B_: 0.4}, A: {EOS: 1.0}, B_: {1: 1.0}, 1: {EOS: 1.0}}
     model = TableModel(table)
@@ -98,7 +98,7 @@ def run(model, sources, beam):
     from seq2seq.data.batching import pad
 
     src, lens = pad(sources)
-    ml = [max_length(n, SimpleNamespace(max_len_ratio=1.5, max_len_extra=5)) for n in lens.tolist()]
+    ml = max_lengths(lens.tolist(), SimpleNamespace(max_len_ratio=1.5, max_len_extra=5))
     if beam == 0:
         return [h.tokens for h in greedy(model, src, lens, ml)]
     return [h[0].tokens for h in beam_search(model, src, lens, ml, beam_size=beam, alpha=1.0)]
@@ -124,7 +124,7 @@ def test_attention_of_best_hypothesis(make_cfg):
 
     model = trained_like_model(make_cfg)
     src, lens = pad(random_sources(3))
-    ml = [max_length(n, SimpleNamespace(max_len_ratio=1.5, max_len_extra=5)) for n in lens.tolist()]
+    ml = max_lengths(lens.tolist(), SimpleNamespace(max_len_ratio=1.5, max_len_extra=5))
     for hyp in [h[0] for h in beam_search(model, src, lens, ml, 3, attention=True)] + \
             greedy(model, src, lens, ml, attention=True):
         assert hyp.attention.shape[0] in (len(hyp.tokens), len(hyp.tokens) + 1)

@@ -24,7 +24,7 @@ from seq2seq.serve.app import create_app  # noqa: E402
 from seq2seq.serve.batcher import Batcher  # noqa: E402
 from seq2seq.serve.run import serve_config  # noqa: E402
 
-from .conftest import ROOT  # noqa: E402
+from .helpers import ROOT  # noqa: E402
 
 SENTENCES = ["Le chat noir dort .", "La femme rouge mange sur la plage .", "Le garçon saute .",
              "Le chien blanc court dans le jardin ."]
@@ -171,6 +171,7 @@ def server(trained, script_env):
     proc.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_real_server_answers_concurrent_clients_in_order(server, trained):
     import httpx
 

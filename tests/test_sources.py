@@ -24,7 +24,7 @@ from seq2seq.data.prepare import load_splits, prepare, train_groups
 from seq2seq.data.vocab import Vocab, seen_target_ids, train_sentencepiece
 from seq2seq.errors import Seq2SeqError
 
-from .conftest import ROOT, toy_pairs
+from .helpers import ROOT, toy_pairs
 
 
 def quiet(*_):
@@ -223,6 +223,7 @@ def test_memory_mapped_dataset_gives_the_same_batches(make_cfg):
     assert isinstance(part.src, ArraySide) and len(part) == 2
 
 
+@pytest.mark.slow
 def test_two_processes_prepare_one_cache(script_env, tmp_path, corpus):
     d, *_ = corpus
     spec = standard(d)

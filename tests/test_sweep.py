@@ -10,7 +10,9 @@ import sys
 
 import pytest
 
-from .conftest import CONF, ROOT, TINY
+from .helpers import CONF, ROOT, TINY
+
+pytestmark = pytest.mark.slow  # subprocesses and trainings: see pyproject's markers
 
 TRAIN = str(ROOT / "scripts" / "train.py")
 BASE = TINY + ["train.threads=1", "train.max_minutes=0", "train.max_steps=20",

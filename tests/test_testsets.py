@@ -7,7 +7,11 @@ import json
 import subprocess
 import sys
 
-from .conftest import ROOT, toy_pairs
+import pytest
+
+from .helpers import ROOT, toy_pairs
+
+pytestmark = pytest.mark.slow  # subprocesses and trainings: see pyproject's markers
 
 
 def lay_out_wmt14(folder, pairs):

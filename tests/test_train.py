@@ -7,6 +7,8 @@ from seq2seq.checkpoint import load_checkpoint
 from seq2seq.errors import Seq2SeqError
 from seq2seq.training.loop import train
 
+pytestmark = pytest.mark.slow  # subprocesses and trainings: see pyproject's markers
+
 
 def quiet(*_):
     pass

@@ -5,7 +5,9 @@ import sys
 
 import pytest
 
-from .conftest import ROOT
+from .helpers import ROOT
+
+pytestmark = pytest.mark.slow  # subprocesses and trainings: see pyproject's markers
 
 SCRIPT = str(ROOT / "scripts" / "translate.py")
 

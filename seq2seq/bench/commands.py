@@ -37,12 +37,12 @@ def run_phase(name: str, args: dict, threads: int, env: dict | None = None) -> d
 
 
 def translate_cmd(model: list[str], threads: int, *options: str) -> list[str]:
-    """the translate command with `model` (["--checkpoint", X] or ["--onnx", DIR])."""
+    """seq2seq-translate with `model` (["--checkpoint", X] or ["--onnx", DIR])."""
     return [*command("translate"), *model, "--threads", str(threads), *options]
 
 
 def translate_command(model: list[str], src: Path, beam: int, threads: int) -> float:
-    """Wall seconds of the whole `the translate command --input` command (start-up included)."""
+    """Wall seconds of the whole `seq2seq-translate --input` command (start-up included)."""
     cmd = translate_cmd(model, threads, "--beam-size", str(beam), "--input", str(src),
                         "--output", os.devnull)
     start = time.perf_counter()
@@ -59,7 +59,7 @@ def startup_seconds(model: list[str], threads: int) -> float:
 
 
 def stream_rss(checkpoint: str, lines: int, threads: int) -> dict:
-    """Peak RSS and time of `the translate command` reading `lines` short lines from a pipe."""
+    """Peak RSS and time of `seq2seq-translate` reading `lines` short lines from a pipe."""
     cmd = translate_cmd(["--checkpoint", checkpoint], threads, "--batch-size", "256")
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
@@ -69,7 +69,7 @@ def stream_rss(checkpoint: str, lines: int, threads: int) -> dict:
     proc.stdin.close()
     _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError("translate.py failed while streaming")
+        raise RuntimeError("seq2seq-translate failed while streaming")
     return {"lines": lines, "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
             "seconds": round(time.perf_counter() - start, 1)}
 

@@ -1,6 +1,6 @@
 """Preparation at scale: a synthetic corpus of N pairs made from the real corpora (random pairs
 of sentence pairs joined, so that SentencePiece and the filters do real work), prepared by
-`scripts/prepare_data.py data=files`, then trained on. Reports pairs/s of each phase, the peak
+`seq2seq-prepare data=files`, then trained on. Reports pairs/s of each phase, the peak
 RSS of preparation, the seconds until training has made its first step, and the peak RSS of a
 short training run beside the same run on Multi30k."""
 

@@ -51,15 +51,15 @@ def _decode_rows(r: dict) -> list[tuple[str, str]]:
 def _other_rows(r: dict) -> list[tuple[str, str]]:
     rows = []
     if "translate_command_s_greedy" in r:
-        rows.append(("whole translate.py --input command, seconds, greedy / beam 5",
+        rows.append(("whole seq2seq-translate --input command, seconds, greedy / beam 5",
                      f"{r['translate_command_s_greedy']:.1f} / "
                      f"{r['translate_command_s_beam5']:.1f}"))
     for s in r.get("stream", []):
-        rows.append((f"translate.py streaming {s['lines']:,} lines: peak RSS MB, seconds",
+        rows.append((f"seq2seq-translate streaming {s['lines']:,} lines: peak RSS MB, seconds",
                      f"{s['peak_rss_mb']:.0f}, {s['seconds']:.0f}"))
     if r.get("ddp"):
         one, two = r["ddp"]
-        rows.append(("train.py tokens/s: 1 process × 2 threads / torchrun 2 processes × 1 "
+        rows.append(("seq2seq-train tokens/s: 1 process × 2 threads / torchrun 2 processes × 1 "
                      "thread (gloo)", f"{one['tokens_per_s']:,.0f} / {two['tokens_per_s']:,.0f}"))
     if "onnx_greedy_sents_per_s" in r:
         rows += [("ONNX on onnxruntime: sentences/s greedy / beam 5",
@@ -67,7 +67,7 @@ def _other_rows(r: dict) -> list[tuple[str, str]]:
                  ("ONNX: output identical to PyTorch's, greedy / beam 5",
                   f"{r.get('onnx_greedy_identical', float('nan')):.1%} / "
                   f"{r.get('onnx_beam5_identical', float('nan')):.1%}"),
-                 ("translate.py start-up + one sentence, seconds: ONNX / PyTorch",
+                 ("seq2seq-translate start-up + one sentence, seconds: ONNX / PyTorch",
                   f"{r['startup_s_onnx']:.1f} / {r['startup_s_torch']:.1f}")]
     for lv in r.get("serve", {}).get("levels", []):
         search = "greedy" if lv["beam"] == 1 else f"beam {lv['beam']}"

@@ -2,7 +2,7 @@
 
 Sections: `train` (matmul peak, training tokens/s in fp32 and bf16 and with glibc's default
 allocator, page faults, system CPU, MFU, what precision=auto picks), `decode` (sentences/s and
-BLEU on test_2016_flickr, greedy / beam 5, plain and int8), `commands` (whole translate.py
+BLEU on test_2016_flickr, greedy / beam 5, plain and int8), `commands` (whole seq2seq-translate
 commands, streaming RSS), `ddp` (2 processes under torchrun beside 1), `onnx` (the export on
 onnxruntime: speed, start-up, agreement with PyTorch), `serve` (HTTP load: requests/s and
 latency at 1, 8 and 32 clients), `curve` (validation BLEU against minutes of a training run),
@@ -34,7 +34,7 @@ SECTIONS = ("train", "decode", "commands", "ddp", "onnx", "serve", "curve", "pre
 
 def machine_info(threads: int, device: str) -> dict:
     """What the figures depend on: processor and instruction sets, the GPU if used, torch and
-    its build, threads, and the memory settings (see `memory.py`)."""
+    its build, threads, and the memory settings (see `seq2seq/memory.py`)."""
     return {"cpu": cpu_model(), "isa": cpu_isa(),
             "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
@@ -64,7 +64,7 @@ def run_benchmark(cfg: DictConfig, quick: bool, checkpoint: str | None, stream_l
         _decode(report, container, checkpoint, threads, device, limit, log)
     if "commands" in sections and checkpoint:
         for name, beam in (("greedy", 1), ("beam5", 5)):
-            log(f"translate.py --input, {name} ...")
+            log(f"seq2seq-translate --input, {name} ...")
             report[f"translate_command_s_{name}"] = translate_command(
                 ["--checkpoint", checkpoint], src_file, beam, threads)
         report["stream"] = []

@@ -17,7 +17,7 @@ from ..errors import Seq2SeqError, reported_errors
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+    p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoints", nargs="*", help="checkpoints to average (or use --run)")
     p.add_argument("--run", help="a training run dir whose step checkpoints to choose from")

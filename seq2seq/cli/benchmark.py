@@ -21,13 +21,13 @@ from ..memory import tune_memory
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+    p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="short windows, 100 test sentences")
     p.add_argument("--checkpoint", help="a trained model for decoding, commands, ONNX, serving")
     p.add_argument("--train-run", help="a training run dir: its BLEU-against-time curve")
     p.add_argument("--stream-lines", default="10000,100000",
-                   help="comma-separated line counts to stream through translate.py")
+                   help="comma-separated line counts to stream through seq2seq-translate")
     p.add_argument("--prepare-pairs", default="1000000,5000000",
                    help="comma-separated sizes of the synthetic corpora to prepare")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])

@@ -13,7 +13,7 @@ from ..errors import Seq2SeqError, reported_errors
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+    p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", "-c", required=True, help="a best.pt, last.pt or average")
     p.add_argument("--out", "-o", required=True, help="the export folder to write")

@@ -14,7 +14,7 @@ from ..evaluation.report import load_results, results_table
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("runs", nargs="+", help="run dirs (or results.json files) of evaluate.py")
+    p.add_argument("runs", nargs="+", help="run dirs (or results.json files) of seq2seq-evaluate")
     p.add_argument("--label", action="append", default=[], metavar="CHECKPOINT=NAME",
                    help="the row name for a checkpoint (default: its train recipe)")
     args = p.parse_args()

@@ -17,7 +17,7 @@ from ..memory import tune_memory
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+    p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", "-c", required=True, action="append",
                    help="a checkpoint; repeat it to serve an ensemble")

@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+    p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sentences", nargs="*", help="French sentences (else --input, stdin or prompt)")
     p.add_argument("--checkpoint", "-c", action="append",
@@ -126,7 +126,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--average", action="store_true",
                    help="with several --checkpoint of one run: average their weights into one "
                         "model instead of an ensemble")
-    p.add_argument("--onnx", metavar="DIR", help="translate with an export of scripts/export.py "
+    p.add_argument("--onnx", metavar="DIR", help="translate with an export of seq2seq-export "
                    "on onnxruntime, without PyTorch (instead of --checkpoint)")
     p.add_argument("--input", "-i", help="file with one French sentence per line")
     p.add_argument("--output", "-o", help="write translations here instead of stdout")

@@ -439,7 +439,7 @@ def _check_node(node: Any, schema: type, prefix: str) -> None:
     for f in dataclasses.fields(schema):
         names.add(f.name)
         key = prefix + f.name
-        if f.name not in node:
+        if f.name not in node.keys():  # (`in` is False for a `???` value)
             if f.metadata.get("optional"):
                 continue
             raise Seq2SeqError(f"{key} is missing; add it to the config (see conf/)")

@@ -52,7 +52,6 @@ _M30K = {
         461, "754f3072ba9f124569ba5258b32730fc1d214bbf8e0c6dfb2b74401676220db0"),
 }
 TATOEBA_FILE = "tatoeba/fra-eng.txt.gz"
-TATOEBA_SHA256_2019 = "12883bab6f23bddd35b38a71cbeb7029e48475935b72b4f59b52367040d04b1b"
 
 
 def multi30k_file(split: str, lang: str) -> CorpusFile:

@@ -2,9 +2,9 @@
 
 Split names are `<corpus>.<split>`: `multi30k.train|val|test_2016_flickr|test_2017_flickr|
 test_2017_mscoco`, `tatoeba.train|dev|test`, and `files.<name>` for the user's validation and
-test corpora (`data.files`, see `sources.py`). The prepared data lives in
+test corpora (`data.files`, see `user_files.py`). The prepared data lives in
 `<cache_dir>/prepared/<name>-<key>/` (meta.pt and memory-mapped training arrays, see
-`building.py`), where the key hashes every setting and input file that changes it.
+`cache_build.py`), where the key hashes every setting and input file that changes it.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def _normalized_pairs(cfg: DictConfig, corpus: str) -> dict[str, Pairs]:
 def load_splits(cfg: DictConfig, names: list[str]) -> dict[str, Pairs]:
     """Normalised pairs of the named splits (`corpus.split`, or `files.<name>` for a validation
     or test corpus of the user's); "<corpus>.train" is filtered. Read whole: for the small
-    built-in corpora and held-out sets (training files stream, see `building.py`)."""
+    built-in corpora and held-out sets (training files stream, see `cache_build.py`)."""
     check_section(cfg, "data")
     out: dict[str, Pairs] = {}
     specs = {f"files.{s.name}": s for p in ("valid", "test") for s in file_sources(cfg, p)}

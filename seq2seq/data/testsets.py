@@ -1,5 +1,5 @@
 """Standard test sets by name through sacreBLEU's own dataset API (WMT newstest and others):
-`scripts/evaluate.py testsets=[wmt14,wmt15]`.
+`seq2seq-evaluate testsets=[wmt14,wmt15]`.
 
 sacreBLEU downloads a set once into its cache folder (`$SACREBLEU`, default `~/.sacrebleu`) and
 reads it from there afterwards; offline, a set that is not there stops the run with one line

@@ -58,9 +58,11 @@ def length_penalty(length: int, alpha: float) -> float:
     return ((5.0 + length) / 6.0) ** alpha
 
 
-def max_length(src_len: int, decode) -> int:
-    """Longest output allowed for a source of `src_len` pieces: ratio × length + extra."""
-    return int(decode.max_len_ratio * src_len + decode.max_len_extra)
+def max_lengths(src_lens: list[int], decode) -> list[int]:
+    """Longest output allowed for sources of `src_lens` pieces: ratio × length + extra (the
+    settings read once: a config's attribute costs microseconds)."""
+    ratio, extra = decode.max_len_ratio, decode.max_len_extra
+    return [int(ratio * n + extra) for n in src_lens]
 
 
 def decode_settings(decode: DictConfig | dict | None = None, **overrides) -> DictConfig:

@@ -15,7 +15,7 @@ from ..data.batching import pad
 from ..data.vocab import Vocab
 from ..errors import Seq2SeqError
 from ..model.encoder_decoder import Seq2Seq, build_model
-from .core import Hypothesis, TranslatorBase, decode_settings, max_length
+from .core import Hypothesis, TranslatorBase, decode_settings, max_lengths
 from .ensemble import Ensemble, average_checkpoints, check_same_vocabulary
 from .search import beam_search, greedy
 
@@ -84,7 +84,7 @@ class Translator(TranslatorBase):
         src, src_lens = pad(ids)
         src = src.to(self.device)
         d = self.decode
-        max_len = [max_length(n, d) for n in src_lens.tolist()]
+        max_len = max_lengths(src_lens.tolist(), d)
         if d.beam_size == 1:
             return [[h] for h in greedy(self.model, src, src_lens, max_len, attention)]
         return beam_search(self.model, src, src_lens, max_len, d.beam_size, d.n_best,

@@ -1,8 +1,8 @@
 """The README's results table, from evaluation runs rather than by hand.
 
-    python scripts/report.py outputs/eval/quick-greedy outputs/eval/quick-beam5 ...
+    seq2seq-report outputs/eval/quick-greedy outputs/eval/quick-beam5 ...
 
-Each argument is a run dir of scripts/evaluate.py (its results.json); runs of the same
+Each argument is a run dir of seq2seq-evaluate (its results.json); runs of the same
 checkpoint(s) at different beam sizes become one row: BLEU greedy / beam 5 per test set, chrF
 beam 5, training minutes and parameters (read from the checkpoint), and the sacreBLEU signature.
 """
@@ -21,7 +21,7 @@ def load_results(run_dirs: list[str]) -> list[dict]:
     for d in run_dirs:
         path = Path(d) / "results.json" if Path(d).is_dir() else Path(d)
         if not path.is_file():
-            raise Seq2SeqError(f"{path} not found; give run dirs of scripts/evaluate.py")
+            raise Seq2SeqError(f"{path} not found; give run dirs of seq2seq-evaluate")
         out.append(json.loads(path.read_text()))
     return out
 

@@ -1,6 +1,6 @@
 """`OnnxTranslator`: translate with an export folder (see `onnx_export.py`) on onnxruntime, with
 greedy and beam search in numpy — no PyTorch. It behaves like `Translator` (same normalisation,
-truncation, length limits, length penalty, n-best), so `translate.py --onnx DIR` streams files
+truncation, length limits, length penalty, n-best), so `seq2seq-translate --onnx DIR` streams files
 and pipes the same way. Sentences of equal length are decoded together, so no padding is needed.
 
 Shapes: B sentences, K beam size, S source length, V vocabulary, L layers, H hidden.
@@ -21,7 +21,7 @@ from ..decoding.core import (
     TranslatorBase,
     decode_settings,
     length_penalty,
-    max_length,
+    max_lengths,
 )
 from ..errors import Seq2SeqError
 
@@ -33,7 +33,7 @@ def check_export_dir(folder: Path) -> dict:
     """settings.json of an export folder; one clear error for a missing or damaged one."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise Seq2SeqError(f"{folder} is not an export folder (scripts/export.py writes one)")
+        raise Seq2SeqError(f"{folder} is not an export folder (seq2seq-export writes one)")
     for name in ("settings.json", "encoder.onnx", "decoder_step.onnx", "source.model",
                  "target.model"):
         if not (folder / name).is_file() or (folder / name).stat().st_size == 0:
@@ -128,7 +128,7 @@ class OnnxTranslator(TranslatorBase):
     # -- search ----------------------------------------------------------------------------
 
     def _max_lengths(self, n: int, S: int) -> list[int]:
-        return [max_length(S, self.decode)] * n
+        return max_lengths([S], self.decode) * n
 
     def greedy(self, src: np.ndarray) -> list[list[tuple[list[int], float]]]:
         B = src.shape[0]

@@ -49,7 +49,7 @@ class Seq2Seq(nn.Module):
         """Mean cross-entropy per real target token (a scalar, float32).
 
         The output projection runs only on real (non-PAD) positions (N = batch.n_tokens rows),
-        fused with the loss in row chunks (see `loss.py`): no (N, V) logits are kept.
+        fused with the loss in row chunks (see `model/loss.py`): no (N, V) logits are kept.
         """
         feats = self(batch)  # (B, T, O)
         real = batch.tgt_out != PAD  # (B, T)

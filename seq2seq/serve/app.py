@@ -4,7 +4,7 @@ OpenAPI schema at `/openapi.json` (interactive at `/docs`).
 Every limit is checked before any work: body size (413), sentences per request, characters per
 sentence, beam size and n-best (422, like malformed JSON and wrong types); a request that waits
 longer than the time limit gets 503 while the server goes on serving. Decoding is the same code
-as `translate.py` (`Translator.translate`), batched across requests by `Batcher`.
+as `seq2seq-translate` (`Translator.translations`), batched across requests by `Batcher`.
 """
 
 

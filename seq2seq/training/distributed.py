@@ -1,5 +1,5 @@
 """Several training processes with torch.distributed: `torchrun --nproc_per_node=N
-scripts/train.py ...` (and its rendezvous options for several machines).
+-m seq2seq.cli.train ...` (and its rendezvous options for several machines).
 
 Everything the training loop needs to know about ranks lives here: which process this is, the
 process group (gloo on CPU, nccl on CUDA), each rank's share of a step's batches, and the few

@@ -81,82 +81,25 @@ def optional():
 
 # -- choices ---------------------------------------------------------------------------------
 
-class Cell(str, enum.Enum):
-    gru = "gru"
-    lstm = "lstm"
+def _choices(name: str, *values: str) -> type[enum.Enum]:
+    """An enum whose members are the strings a setting allows."""
+    return enum.Enum(name, [(v, v) for v in values], type=str)
 
 
-class AttentionType(str, enum.Enum):
-    none = "none"
-    luong = "luong"
-    bahdanau = "bahdanau"
-
-
-class Score(str, enum.Enum):
-    dot = "dot"
-    general = "general"
-
-
-class Device(str, enum.Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-class RunDevice(str, enum.Enum):  # decoding commands: no auto
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-class Precision(str, enum.Enum):
-    auto = "auto"
-    fp32 = "fp32"
-    bf16 = "bf16"
-    fp16 = "fp16"
-
-
-class Optimizer(str, enum.Enum):
-    adam = "adam"
-    adamw = "adamw"
-
-
-class Schedule(str, enum.Enum):
-    constant = "constant"
-    plateau = "plateau"
-    warmup_decay = "warmup_decay"
-    budget = "budget"
-
-
-class DistBackend(str, enum.Enum):
-    auto = "auto"
-    gloo = "gloo"
-    nccl = "nccl"
-
-
-class Corpus(str, enum.Enum):
-    multi30k = "multi30k"
-    tatoeba = "tatoeba"
-
-
-class UnicodeForm(str, enum.Enum):
-    NFC = "NFC"
-    NFKC = "NFKC"
-    none = "none"
-
-
-class SpmType(str, enum.Enum):
-    bpe = "bpe"
-    unigram = "unigram"
-
-
-class TargetPieces(str, enum.Enum):
-    seen = "seen"
-    all = "all"
-
-
-class BadLines(str, enum.Enum):
-    error = "error"
-    skip = "skip"
+Cell = _choices("Cell", "gru", "lstm")
+AttentionType = _choices("AttentionType", "none", "luong", "bahdanau")
+Score = _choices("Score", "dot", "general")
+Device = _choices("Device", "auto", "cpu", "cuda")
+RunDevice = _choices("RunDevice", "cpu", "cuda")  # decoding commands: no auto
+Precision = _choices("Precision", "auto", "fp32", "bf16", "fp16")
+Optimizer = _choices("Optimizer", "adam", "adamw")
+Schedule = _choices("Schedule", "constant", "plateau", "warmup_decay", "budget")
+DistBackend = _choices("DistBackend", "auto", "gloo", "nccl")
+Corpus = _choices("Corpus", "multi30k", "tatoeba")
+UnicodeForm = _choices("UnicodeForm", "NFC", "NFKC", "none")
+SpmType = _choices("SpmType", "bpe", "unigram")
+TargetPieces = _choices("TargetPieces", "seen", "all")
+BadLines = _choices("BadLines", "error", "skip")
 
 
 # -- sections --------------------------------------------------------------------------------

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from ..config import compose_config
-from ..config.schema import check_config
+from ..config import check_config, compose_config
 from ..errors import reported_errors
 from ..memory import tune_memory
 
@@ -29,16 +28,12 @@ def preflight(job: str, argv: list[str]) -> None:
     if len(overrides) != len(argv):
         return
     try:
-        cfg = compose_config(job, overrides, hydra=True)
+        cfg = compose_config(job, overrides)
     except Exception as err:  # Hydra's and OmegaConf's many error types
         if "requires --multirun" in str(err):  # a sweep set up by a config (hydra.mode): Hydra's
             return
         _config_error(err)
     with reported_errors():
-        from omegaconf import open_dict
-
-        with open_dict(cfg):
-            del cfg["hydra"]
         check_config(cfg, job)
 
 

@@ -9,8 +9,7 @@ import logging
 import hydra
 from omegaconf import DictConfig
 
-from ..config import CONFIG_PATH
-from ..config.schema import check_config
+from ..config import CONFIG_PATH, check_config
 from ..data.prepare import prepare
 from ..errors import reported_errors
 from .common import start

@@ -17,17 +17,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..decoding.core import decode_settings
 from ..decoding.stream import quiet_broken_pipe, translate_stream
 from ..errors import Seq2SeqError, reported_errors
 from ..memory import tune_memory
 
 
-def decode_config(args: argparse.Namespace):
-    """conf/decode/greedy.yaml with the command line's options on top, checked."""
-    return decode_settings(beam_size=args.beam_size, n_best=args.n_best,
-                           batch_size=args.batch_size, max_len_ratio=args.max_len_ratio,
-                           max_src_len=args.max_src_len, length_penalty=args.length_penalty)
+def decode_options(args: argparse.Namespace) -> dict:
+    """The decoding options given on the command line (None: conf/decode/greedy.yaml's)."""
+    return {"beam_size": args.beam_size, "n_best": args.n_best, "batch_size": args.batch_size,
+            "max_len_ratio": args.max_len_ratio, "max_src_len": args.max_src_len,
+            "length_penalty": args.length_penalty}
 
 
 def load_translator(args: argparse.Namespace):
@@ -41,7 +40,7 @@ def load_translator(args: argparse.Namespace):
                             ("--device", args.device != "cpu")):
             if value:
                 raise Seq2SeqError(f"--onnx replaces the checkpoint; drop {flag}")
-        return OnnxTranslator(args.onnx, decode_config(args), args.threads)
+        return OnnxTranslator(args.onnx, threads=args.threads, **decode_options(args))
     import torch
 
     from ..decoding.translator import Translator
@@ -50,8 +49,8 @@ def load_translator(args: argparse.Namespace):
         raise Seq2SeqError("give --checkpoint CKPT (or --onnx DIR)")
     if args.threads:
         torch.set_num_threads(args.threads)
-    translator = Translator.from_checkpoint(args.checkpoint, decode_config(args), args.device,
-                                            average=args.average)
+    translator = Translator.from_checkpoint(args.checkpoint, device=args.device,
+                                            average=args.average, **decode_options(args))
     if args.quantize == "int8":
         translator.quantize_int8()
     return translator

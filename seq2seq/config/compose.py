@@ -12,16 +12,16 @@ CONFIG_PACKAGE = "seq2seq.conf"
 CONFIG_PATH = f"pkg://{CONFIG_PACKAGE}"  # for hydra.main and a user's search path
 
 
-def compose_config(name: str, overrides: list[str] = (), hydra: bool = False) -> DictConfig:
+def compose_config(name: str, overrides: list[str] = ()) -> DictConfig:
     """`conf/<name>.yaml` with Hydra overrides (`["model=gru_large", "train.lr=0.001"]`), as the
-    commands compose it; without `hydra`, the `hydra` node is left out."""
+    commands compose it: Hydra's own settings are composed too, so that a bad `hydra.*` override
+    fails here, then left out of the result."""
     from hydra import compose, initialize_config_module
 
     with initialize_config_module(CONFIG_PACKAGE, version_base="1.3"):
-        cfg = compose(config_name=name, overrides=list(overrides), return_hydra_config=hydra)
-    if not hydra and "hydra" in cfg:
-        with open_dict(cfg):
-            del cfg["hydra"]
+        cfg = compose(config_name=name, overrides=list(overrides), return_hydra_config=True)
+    with open_dict(cfg):
+        del cfg["hydra"]
     return cfg
 
 

@@ -11,7 +11,7 @@
 4. The spool is encoded in chunks by `threads` worker processes (each reads its chunk's bytes
    from the spool), straight into flat int32 token files plus int64 offsets
    (`train.{src,tgt}.{ids,offsets}.bin`), which training reads a batch at a time
-   (`data.FileSide`): it holds each pair's length, not the text.
+   (`batching.FileSide`): it holds each pair's length, not the text.
 
 Only the hash set (8 bytes and some per training pair) and a few chunks are ever in memory. For the
 built-in corpora the result is exactly what reading everything into memory gives.

@@ -82,17 +82,19 @@ def decode_settings(decode: DictConfig | dict | None = None, **overrides) -> Dic
 class TranslatorBase:
     """French lines in, English lines out; see `Translator` (PyTorch) and `OnnxTranslator`."""
 
-    def __init__(self, vocab: Vocab, decode: DictConfig, normalize_cfg, warn=None):
-        check_section(decode, "decode")
-        self.vocab, self.decode = vocab, decode
+    def __init__(self, vocab: Vocab, decode: DictConfig | dict | None, normalize_cfg, warn=None,
+                 **options):
+        """`decode` and the keyword `options` (`beam_size=5`) on top of conf/decode/greedy.yaml
+        (see `decode_settings`)."""
+        self.vocab, self.decode = vocab, decode_settings(decode, **options)
         self.normalize_cfg = settings(normalize_cfg)  # read per line: a plain namespace
         self.warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
 
-    def with_decode(self, **settings) -> TranslatorBase:
+    def with_decode(self, **options) -> TranslatorBase:
         """A translator sharing this one's model and vocabulary, with other decoding settings
         (e.g. `beam_size=5, n_best=2`)."""
         other = copy.copy(self)
-        other.decode = decode_settings(self.decode, **settings)
+        other.decode = decode_settings(self.decode, **options)
         return other
 
     # -- what a search engine provides ---------------------------------------------------------

@@ -15,7 +15,7 @@ from ..data.batching import pad
 from ..data.vocab import Vocab
 from ..errors import Seq2SeqError
 from ..model.encoder_decoder import Seq2Seq, build_model
-from .core import Hypothesis, TranslatorBase, decode_settings, max_lengths
+from .core import Hypothesis, TranslatorBase, max_lengths
 from .ensemble import Ensemble, average_checkpoints, check_same_vocabulary
 from .search import beam_search, greedy
 
@@ -39,9 +39,9 @@ class Translator(TranslatorBase):
         tr.translations(["Je suis étudiant."])[0].nbest  # [Candidate(text=..., score=...)]
     """
 
-    def __init__(self, model: Seq2Seq | Ensemble, vocab: Vocab, decode: DictConfig,
-                 normalize_cfg: DictConfig, device: str = "cpu", warn=None):
-        super().__init__(vocab, decode, normalize_cfg, warn)
+    def __init__(self, model: Seq2Seq | Ensemble, vocab: Vocab, decode: DictConfig | dict | None,
+                 normalize_cfg: DictConfig, device: str = "cpu", warn=None, **settings):
+        super().__init__(vocab, decode, normalize_cfg, warn, **settings)
         self.model = model.to(device).eval()
         self.device = device
 
@@ -57,7 +57,6 @@ class Translator(TranslatorBase):
         paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
         if not paths:
             raise Seq2SeqError("no checkpoint given")
-        decode = decode_settings(decode, **settings)
         if device == "cuda" and not torch.cuda.is_available():
             raise Seq2SeqError("device cuda but no CUDA device is available; use cpu")
         if average and len(paths) > 1:
@@ -69,7 +68,7 @@ class Translator(TranslatorBase):
         models = [_build(ckpt, name, vocab) for ckpt, name in zip(ckpts, names)]
         model = models[0] if len(models) == 1 else Ensemble(models)
         cfg = OmegaConf.create(ckpts[0]["config"])
-        return cls(model, vocab, decode, cfg.data.normalize, device)
+        return cls(model, vocab, decode, cfg.data.normalize, device, **settings)
 
     def quantize_int8(self) -> None:
         """Dynamic int8 quantization of the linear and RNN layers (CPU inference only)."""

@@ -19,7 +19,6 @@ from ..data.vocab import Vocab
 from ..decoding.core import (
     Hypothesis,
     TranslatorBase,
-    decode_settings,
     length_penalty,
     max_lengths,
 )
@@ -95,8 +94,7 @@ class OnnxTranslator(TranslatorBase):
         tgt_model = (folder / "target.model").read_bytes()
         vocab = Vocab(src_model, None if tgt_model == src_model else tgt_model,
                       self.settings.get("target_ids"))
-        super().__init__(vocab, decode_settings(decode, **settings), self.settings["normalize"],
-                         warn)
+        super().__init__(vocab, decode, self.settings["normalize"], warn, **settings)
         self.bos, self.eos = self.settings["special"]["bos"], self.settings["special"]["eos"]
         self.state_names = ["h", "c"] if self.settings["lstm"] else ["h"]
         # inputs a design does not use (no attention: memory, keys, mask) are not in its graph

@@ -40,6 +40,11 @@ def test_quick_benchmark_writes_json_and_table(trained, script_env, tmp_path):
         assert [lv["clients"] for lv in levels] == [1, 8, 32, 1, 8, 32]
         assert all(lv["failed"] == 0 and lv["different"] == 0 for lv in levels)
         assert report["serve"]["soak"]["requests"] == 500
+        lt = report["serve"]["libretranslate"]
+        assert [lv["clients"] for lv in lt] == [1, 8, 32] and lt[1]["requests_per_s"] > 0
+        assert all(lv["failed"] == 0 and lv["different"] == 0 for lv in lt)
+        assert "HTTP LibreTranslate route, greedy, 8 clients" in \
+            (tmp_path / "benchmark.md").read_text()
     prep = report["prepare"][0]  # the toy corpus is small: joined pairs repeat, de-duplicated
     assert prep["pairs"] == 20000 and prep["kept"] > 15000 and prep["train_peak_rss_mb"] > 0
     assert report["decode_greedy_bleu"] > 20  # the toy model translates its test set

@@ -12,7 +12,7 @@ PACKAGE = ROOT / "seq2seq"
 # Lowest first; a module may import its own layer and the layers below it.
 LAYERS = [
     {"errors", "atomic", "machine", "memory", "checkpoint", "plot", "config"},
-    {"data"},
+    {"data", "text"},
     {"model"},
     {"decoding"},
     {"evaluation"},

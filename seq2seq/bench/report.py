@@ -76,6 +76,17 @@ def _other_rows(r: dict) -> list[tuple[str, str]]:
                      f"{lv['requests_per_s']:.0f}, {lv['p50_ms']:.0f} / {lv['p99_ms']:.0f}"
                      + (f" ({lv['failed']} failed, {lv['different']} different)"
                         if lv["failed"] or lv["different"] else "")))
+    native = {lv["clients"]: lv for lv in r.get("serve", {}).get("levels", []) if lv["beam"] == 1}
+    for lv in r.get("serve", {}).get("libretranslate", []):
+        clients = f"{lv['clients']} client" + ("s" if lv["clients"] != 1 else "")
+        ratio = lv["requests_per_s"] / native[lv["clients"]]["requests_per_s"] \
+            if lv["clients"] in native else float("nan")
+        rows.append((f"HTTP LibreTranslate route, greedy, {clients}: requests/s (share of the "
+                     f"native route's), p50 / p99 ms",
+                     f"{lv['requests_per_s']:.0f} ({ratio:.0%}), {lv['p50_ms']:.0f} / "
+                     f"{lv['p99_ms']:.0f}" + (f" ({lv['failed']} failed, {lv['different']} "
+                                              f"different)" if lv["failed"] or lv["different"]
+                                              else "")))
     for p in r.get("prepare", []):
         n = f"{p['pairs']:,} pairs"
         rows += [(f"prepare {n}: pairs/s without / with the SentencePiece fit",

@@ -45,7 +45,7 @@ def machine_info(threads: int, device: str) -> dict:
 def run_benchmark(cfg: DictConfig, quick: bool, checkpoint: str | None, stream_lines: list[int],
                   train_run: str | None, device: str = "cpu", sections=SECTIONS,
                   overrides: list[str] = (), prepare_pairs: list[int] = (),
-                  log=print) -> dict:
+                  log=print, soak_requests: int | None = None) -> dict:
     """`overrides`: the Hydra overrides that made `cfg`, for the commands run under torchrun."""
     threads = cfg.train.threads
     container = OmegaConf.to_container(cfg, resolve=True)
@@ -83,7 +83,7 @@ def run_benchmark(cfg: DictConfig, quick: bool, checkpoint: str | None, stream_l
 
         log("serving load ...")
         report["serve"] = serve_load(checkpoint, [f for f, _ in pairs[:limit]], threads,
-                                     quick, log)
+                                     quick, log, soak_requests)
     if "prepare" in sections and prepare_pairs:
         from .prepare_scale import prepare_scale
 

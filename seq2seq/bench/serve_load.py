@@ -1,7 +1,8 @@
 """HTTP load on a real server process on 127.0.0.1 (loopback only; bounded in count and time):
 requests/s and p50/p99 latency at 1, 8 and 32 concurrent clients sending one sentence each,
-greedy and beam 5; every answer checked against the one-client answer for that sentence (nothing
-dropped or reordered); the server's RSS over a long run of requests."""
+greedy and beam 5 on the native route, greedy on the LibreTranslate route (form bodies, as its
+clients send them); every answer checked against the native one-client answer for that sentence
+(nothing dropped or reordered); the server's RSS over a long run of requests."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def _rss_mb(pid: int) -> float:
 
 
 def _load(url: str, sentences: list[str], beam: int, clients: int, requests: int,
-          expected: dict[str, str] | None, seconds_limit: float) -> dict:
+          expected: dict[str, str] | None, seconds_limit: float, route: str = "native") -> dict:
     import httpx
 
     latencies: list[float] = []
@@ -47,14 +48,19 @@ def _load(url: str, sentences: list[str], beam: int, clients: int, requests: int
                     return
                 s = sentences[i % len(sentences)]
                 start = time.perf_counter()
-                r = http.post(url + "/translate", json={"text": [s], "beam_size": beam})
+                if route == "native":
+                    r = http.post(url + "/translate", json={"text": [s], "beam_size": beam})
+                else:  # LibreTranslate's, greedy: the server's default beam is 1 here
+                    r = http.post(url + "/libretranslate/translate",
+                                  data={"q": s, "source": "fr", "target": "en"})
                 took = time.perf_counter() - start
                 with lock:
                     latencies.append(took)
                     if r.status_code != 200:
                         failed[0] += 1
-                    elif expected is not None and \
-                            r.json()["translations"][0]["text"] != expected[s]:
+                    elif expected is not None and expected[s] != (
+                            r.json()["translations"][0]["text"] if route == "native"
+                            else r.json()["translatedText"]):
                         wrong[0] += 1
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
@@ -77,8 +83,8 @@ def serve_load(checkpoint: str, sentences: list[str], threads: int, quick: bool,
 
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([*command("serve"), "-c",
-                             checkpoint, "--port", str(port), "--set", f"threads={threads}"],
+    proc = subprocess.Popen([*command("serve"), "-c", checkpoint, "--port", str(port),
+                             "--beam-size", "1", "--set", f"threads={threads}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
@@ -101,6 +107,11 @@ def serve_load(checkpoint: str, sentences: list[str], threads: int, quick: bool,
                 log(f"  beam {beam}, {clients} clients ...")
                 r = _load(url, sentences[:per_level], beam, clients, per_level, expected, 120)
                 out["levels"].append({"beam": beam, **r})
+                if beam == 1:
+                    log(f"  LibreTranslate route, greedy, {clients} clients ...")
+                    r = _load(url, sentences[:per_level], 1, clients, per_level, expected, 120,
+                              route="libretranslate")
+                    out.setdefault("libretranslate", []).append({"beam": 1, **r})
         soak = soak_requests if soak_requests is not None else (500 if quick else 100_000)
         if soak:
             log(f"  {soak:,} requests for the RSS ...")

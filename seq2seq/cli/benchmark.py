@@ -30,6 +30,9 @@ def main() -> None:
                    help="comma-separated line counts to stream through seq2seq-translate")
     p.add_argument("--prepare-pairs", default="1000000,5000000",
                    help="comma-separated sizes of the synthetic corpora to prepare")
+    p.add_argument("--serve-soak", type=int, default=None, metavar="N",
+                   help="requests of the serve section's memory run (default 100,000; 500 with "
+                        "--quick; 0 leaves it out)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--only", help=f"comma-separated sections of {', '.join(SECTIONS)}")
     p.add_argument("--out", default="outputs/benchmark", help="folder for the JSON and table")
@@ -48,7 +51,8 @@ def main() -> None:
         lines = [int(x) for x in args.stream_lines.split(",") if x] if not args.quick else [1000]
         sizes = [20000] if args.quick else [int(x) for x in args.prepare_pairs.split(",") if x]
         report = run_benchmark(cfg, args.quick, args.checkpoint, lines, args.train_run,
-                               args.device, sections, data + args.overrides, sizes)
+                               args.device, sections, data + args.overrides, sizes,
+                               soak_requests=args.serve_soak)
         report.pop("_hyps", None)
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

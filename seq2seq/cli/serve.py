@@ -6,7 +6,8 @@ Needs the serving extra: pip install "seq2seq[serve]" (from a clone: pip install
     curl -s localhost:8000/translate -H 'Content-Type: application/json' \
         -d '{"text": ["Il fait beau aujourd'"'"'hui."], "beam_size": 5}'
 
-Then open http://127.0.0.1:8000/ for the page, /docs for the API. Settings: conf/serve.yaml,
+Then open http://127.0.0.1:8000/ for the page, /docs for the API. LibreTranslate's clients
+take http://127.0.0.1:8000/libretranslate/ as the server's URL. Settings: conf/serve.yaml,
 changed with --set key=value (e.g. --set limits.max_sentences=500).
 """
 
@@ -25,6 +26,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--port", type=int, help="port (default 8000)")
     p.add_argument("--beam-size", type=int, default=5, help="default beam size of requests")
     p.add_argument("--scores", help="a results.json of seq2seq-evaluate, shown by GET /info")
+    p.add_argument("--api-keys", metavar="FILE",
+                   help="require API keys: a file with one key per line (KEY or KEY<TAB>"
+                        "requests per minute)")
+    p.add_argument("--req-limit", type=int, metavar="N",
+                   help="requests per minute per key (or per client address without keys); "
+                        "0 = no limit (the default)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key of conf/serve.yaml")
     return p.parse_args()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 import types
 import typing
 from typing import Any, Union
@@ -29,6 +30,8 @@ def check_config(cfg: DictConfig, job: str) -> None:
     for name in SECTIONS:
         if name in cfg:
             _CROSS[name](cfg[name], name)
+    if job == "serve":
+        _cross_serve(cfg)
 
 
 def check_section(node: DictConfig, name: str) -> None:
@@ -115,6 +118,16 @@ def _check_value(value: Any, hint: Any, rule: Rule | None, key: str) -> None:
 
 
 # -- settings that depend on each other ------------------------------------------------------
+
+_NATIVE_PATHS = ("/translate", "/health", "/info", "/static", "/docs", "/openapi.json", "/redoc")
+
+
+def _cross_serve(cfg: DictConfig) -> None:
+    prefix = cfg.libretranslate.prefix
+    if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", prefix or "") or prefix in _NATIVE_PATHS:
+        _fail("libretranslate.prefix", prefix, "must be a path such as /libretranslate (no "
+              "trailing slash, not one of the native API's paths)")
+
 
 def _cross_model(cfg: DictConfig, name: str) -> None:
     att = cfg.attention

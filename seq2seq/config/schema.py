@@ -273,6 +273,20 @@ class ServeBatching:
 
 
 @dataclass
+class ServeLibreTranslate:
+    prefix: str = ""
+    char_limit: int = positive_int()
+    max_alternatives: int = count()
+    files_kept: int = positive_int()
+
+
+@dataclass
+class ServeAccess:
+    api_keys: str | None = None
+    requests_per_minute: int = count()
+
+
+@dataclass
 class ServeConfig:
     host: str = ""
     port: int = _rule(Rule(True, "must be a port number (1-65535)", lo=1, hi=65535))
@@ -280,6 +294,8 @@ class ServeConfig:
     device: RunDevice = RunDevice.cpu
     limits: ServeLimits = None
     batching: ServeBatching = None
+    libretranslate: ServeLibreTranslate = None
+    access: ServeAccess = None
 
 
 # -- the top-level configs of the commands ---------------------------------------------------

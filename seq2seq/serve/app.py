@@ -1,5 +1,6 @@
-"""The HTTP API: `POST /translate`, `GET /health`, `GET /info`, the web page at `/`, and the
-OpenAPI schema at `/openapi.json` (interactive at `/docs`).
+"""The HTTP API: `POST /translate`, `GET /health`, `GET /info`, the web page at `/`, the
+OpenAPI schema at `/openapi.json` (interactive at `/docs`), and LibreTranslate's API under
+`/libretranslate` (`libretranslate.py`).
 
 Every limit is checked before any work: body size (413), sentences per request, characters per
 sentence, beam size and n-best (422, like malformed JSON and wrong types); a request that waits
@@ -12,14 +13,17 @@ import asyncio
 import contextlib
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Header, HTTPException
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..decoding.translator import Translator
+from ..text.langid import warm_up
+from .access import Access
 from .batcher import Batcher
+from .libretranslate import files_folder, libretranslate_router, remove_folder
 
 STATIC = Path(__file__).parent / "static"
 
@@ -27,14 +31,15 @@ STATIC = Path(__file__).parent / "static"
 class BodyLimit:
     """ASGI middleware: a request body over `max_bytes` (declared or streamed) gets 413."""
 
-    def __init__(self, app, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app, max_bytes: int, lt_prefix: str):
+        self.app, self.max_bytes, self.lt_prefix = app, max_bytes, lt_prefix
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        too_big = JSONResponse({"detail": f"request body over {self.max_bytes} bytes"}, 413)
+        field = "error" if scope["path"].startswith(self.lt_prefix + "/") else "detail"
+        too_big = JSONResponse({field: f"request body over {self.max_bytes} bytes"}, 413)
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await too_big(scope, receive, send)
         seen = 0
@@ -124,18 +129,32 @@ def create_app(translator: Translator, cfg: DictConfig, info: dict) -> FastAPI:
         return translators[(beam, n_best)].translations(lines, attention=attention)
 
     batcher = Batcher(run, cfg.batching.wait_ms, cfg.batching.max_sentences)
+    access = Access(cfg.access.api_keys, cfg.access.requests_per_minute)
+    files = files_folder()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        warm_up()  # the language-id model, before the first request
         yield
         batcher.close()
+        remove_folder(files)
+
+    def native_key(authorization: str | None = Header(None, description=(
+            "`Bearer KEY` when the server has API keys"))) -> None:
+        scheme, _, key = (authorization or "").partition(" ")
+        problem = access.key_problem(key if scheme.lower() == "bearer" else "")
+        if problem:
+            raise HTTPException(403, problem)
 
     app = FastAPI(title="seq2seq", version="1", summary="French→English translation",
                   description="Translate French sentences to English with a recurrent "
                               "encoder–decoder. Concurrent requests are decoded together.",
                   lifespan=lifespan)
     app.state.batcher = batcher
-    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes,
+                       lt_prefix=cfg.libretranslate.prefix)
+    app.include_router(libretranslate_router(cfg, translator, batcher, access, files),
+                       prefix=cfg.libretranslate.prefix)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -153,7 +172,8 @@ def create_app(translator: Translator, cfg: DictConfig, info: dict) -> FastAPI:
 
     @app.post("/translate", response_model=TranslateResponse,
               responses={413: {"description": "body too large"},
-                         503: {"description": "over the time limit; try again"}})
+                         503: {"description": "over the time limit; try again"}},
+              dependencies=[Depends(native_key)])
     async def translate(req: Request_) -> TranslateResponse:  # type: ignore[valid-type]
         future = batcher.submit(req.text, (req.beam_size, req.n_best, req.attention))
         try:

@@ -13,7 +13,8 @@ from ..decoding.translator import Translator
 from ..errors import Seq2SeqError
 
 
-def serve_config(overrides: list[str], host: str | None = None, port: int | None = None):
+def serve_config(overrides: list[str], host: str | None = None, port: int | None = None,
+                 api_keys: str | None = None, req_limit: int | None = None):
     cfg = load_config_file("serve.yaml")
     try:
         cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(overrides))
@@ -23,6 +24,10 @@ def serve_config(overrides: list[str], host: str | None = None, port: int | None
         cfg.host = host
     if port:
         cfg.port = port
+    if api_keys:
+        cfg.access.api_keys = api_keys
+    if req_limit is not None:
+        cfg.access.requests_per_minute = req_limit
     check_config(cfg, "serve")
     return cfg
 
@@ -52,11 +57,13 @@ def serve(args) -> None:
         from .app import create_app
     except ImportError:
         raise Seq2SeqError('serving needs its extra: pip install -e ".[serve]"')
-    cfg = serve_config(args.set, args.host, args.port)
+    cfg = serve_config(args.set, args.host, args.port, args.api_keys, args.req_limit)
     torch.set_num_threads(cfg.threads)
     translator = Translator.from_checkpoint(args.checkpoint, device=cfg.device,
                                             beam_size=args.beam_size)
     app = create_app(translator, cfg, model_info(args.checkpoint, translator, args.scores))
-    print(f"serving on http://{cfg.host}:{cfg.port}/ (API docs at /docs); Ctrl-C stops",
-          flush=True)
+    base = f"http://{cfg.host}:{cfg.port}"
+    print(f"serving on {base}/ (API docs at /docs); Ctrl-C stops\n"
+          f"LibreTranslate clients: use {base}{cfg.libretranslate.prefix}/ as the server URL"
+          + (" (with an API key)" if cfg.access.api_keys else ""), flush=True)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning")

@@ -1,6 +1,7 @@
 import math
 from types import SimpleNamespace
 
+import pytest
 import torch
 from torch import nn
 
@@ -129,3 +130,20 @@ def test_attention_of_best_hypothesis(make_cfg):
             greedy(model, src, lens, ml, attention=True):
         assert hyp.attention.shape[0] in (len(hyp.tokens), len(hyp.tokens) + 1)
         torch.testing.assert_close(hyp.attention.sum(-1), torch.ones(hyp.attention.shape[0]))
+
+
+def test_token_scores_add_up_to_the_hypothesis_score():
+    model = TableModel(TABLE)
+    src = torch.ones(2, 3, dtype=torch.long)
+    lens = torch.tensor([3, 3])
+    for hyp in greedy(model, src, lens, [5, 5]):
+        assert len(hyp.token_scores) == len(hyp.tokens) + 1  # </s> last
+        assert math.isclose(sum(hyp.token_scores), hyp.score, abs_tol=1e-5)
+    for hyps in beam_search(model, src, lens, [5, 5], beam_size=3, n_best=3, alpha=0.0):
+        for hyp in hyps:
+            assert len(hyp.token_scores) == len(hyp.tokens) + 1
+            assert math.isclose(sum(hyp.token_scores), hyp.score, abs_tol=1e-5)
+            assert all(s <= 0 for s in hyp.token_scores)
+    best = beam_search(model, src, lens, [5, 5], beam_size=3, alpha=0.0)[0][0]
+    assert best.tokens == [B_] and best.token_scores == pytest.approx([math.log(0.4),
+                                                                       math.log(0.9)])

@@ -76,6 +76,25 @@ def test_health_info_and_schema(client):
     assert "<textarea" in client.get("/").text
 
 
+def test_split_documents_alignments_and_scores(client, trained):
+    ref = make_translator(trained)
+    doc = f"# {SENTENCES[0]}\n\n{SENTENCES[1]} {SENTENCES[2]}\n- {SENTENCES[3]}\n"
+    r = client.post("/translate", json={"text": [doc, "😀 42"], "split": True, "n_best": 1})
+    assert r.status_code == 200, r.text
+    a, b, c, d = ref.translate(SENTENCES)
+    got = [t["text"] for t in r.json()["translations"]]
+    assert got == [f"# {a}\n\n{b} {c}\n- {d}\n", "😀 42"]
+    r = client.post("/translate", json={"text": SENTENCES, "alignments": True, "scores": True})
+    for t in r.json()["translations"]:
+        words = len(t["text"].split())
+        assert sorted(int(x.split("-")[1]) for x in t["alignment"].split()) == \
+            list(range(words))
+        assert t["confidence"] <= 0 and len(t["word_probabilities"]) == words
+        assert all(0 < p <= 1 for p in t["word_probabilities"])
+    plain = client.post("/translate", json={"text": SENTENCES}).json()["translations"][0]
+    assert plain["alignment"] is None and plain["confidence"] is None
+
+
 BAD = [
     ("giant body", {"content": b'{"text": ["' + b"a" * 30000 + b'"]}'}, 413),
     ("invalid JSON", {"content": b'{"text": ["x"'}, 422),
@@ -91,6 +110,7 @@ BAD = [
     ("n-best over beam", {"json": {"text": ["Le chat ."], "beam_size": 2, "n_best": 3}}, 422),
     ("attention for two", {"json": {"text": ["a", "b"], "attention": True}}, 422),
     ("unknown field", {"json": {"text": ["a"], "temperature": 2}}, 422),
+    ("scores with split", {"json": {"text": ["a"], "split": True, "scores": True}}, 422),
 ]
 
 

@@ -6,6 +6,8 @@
     seq2seq-translate --checkpoint CKPT          # interactive prompt on a terminal
     seq2seq-translate -c A.pt -c B.pt "..."      # an ensemble (--average: mean weights)
     seq2seq-translate --onnx export/ < input.fr  # ONNX export on onnxruntime
+    seq2seq-translate -c CKPT --document letter.txt --output letter.en.txt   # keeps the layout
+    seq2seq-translate -c CKPT --alignments --scores "Le chat dort."
 
 Sentences never pass through Hydra: any text (quotes, '=', brackets, any Unicode) is safe.
 Decoding defaults come from conf/decode/greedy.yaml.
@@ -17,6 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..decoding.output import Columns
 from ..decoding.stream import quiet_broken_pipe, translate_stream
 from ..errors import Seq2SeqError, reported_errors
 from ..memory import tune_memory
@@ -69,21 +72,57 @@ def _interactive(translator) -> None:
                   flush=True)
 
 
-def run(args: argparse.Namespace) -> None:
+def _check(args: argparse.Namespace) -> None:
     if args.attention_plot and len(args.sentences) != 1:
         raise Seq2SeqError("--attention-plot needs exactly one sentence argument")
-    if args.sentences and args.input:
-        raise Seq2SeqError("give sentences as arguments or --input FILE, not both")
+    if sum(map(bool, (args.sentences, args.input, args.document))) > 1:
+        raise Seq2SeqError("give sentences as arguments, --input FILE or --document FILE: "
+                           "one of them")
+    per_sentence = [f for f, v in (("--alignments", args.alignments), ("--scores", args.scores))
+                    if v]
+    if per_sentence and args.document:
+        raise Seq2SeqError(f"{' and '.join(per_sentence)}: per sentence, not with --document")
+    if per_sentence and (args.n_best or 1) > 1:
+        raise Seq2SeqError(f"{' and '.join(per_sentence)}: for the best translation; drop "
+                           f"--n-best")
+    if args.alignments and args.onnx:
+        raise Seq2SeqError("--alignments needs the attention of the PyTorch path; drop --onnx")
+
+
+def _document(translator, path: str, out) -> None:
+    from ..decoding.document import translate_document
+
+    if path == "-":
+        translate_document(translator, sys.stdin.buffer, out, "stdin")
+        return
+    try:
+        src = open(path, "rb")
+    except OSError as err:
+        raise Seq2SeqError(f"cannot read {path}: {err.strerror}")
+    with src:
+        translate_document(translator, src, out, path)
+
+
+def run(args: argparse.Namespace) -> None:
+    _check(args)
     translator = load_translator(args)
     n_best = translator.decode.n_best
+    columns = Columns(translator, args.alignments, args.scores) \
+        if args.alignments or args.scores else None
     try:
         out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     except OSError as err:
         raise Seq2SeqError(f"cannot write {args.output}: {err.strerror}")
     try:
-        if args.sentences:
-            results = translator.translations(args.sentences, attention=bool(args.attention_plot))
+        if args.document:
+            _document(translator, args.document, out)
+        elif args.sentences:
+            results = translator.translations(args.sentences, attention=bool(
+                args.attention_plot or args.alignments))
             for i, t in enumerate(results):
+                if columns:
+                    out.write(columns.line(t) + "\n")
+                    continue
                 for c in t.nbest:
                     out.write(f"{i}\t{c.text}\t{c.score:.4f}\n" if n_best > 1 else c.text + "\n")
             out.flush()
@@ -104,11 +143,11 @@ def run(args: argparse.Namespace) -> None:
             except OSError as err:
                 raise Seq2SeqError(f"cannot read {args.input}: {err.strerror}")
             with src:
-                translate_stream(translator, src, out, n_best)
+                translate_stream(translator, src, out, n_best, columns)
         elif sys.stdin.isatty():
             _interactive(translator)
         else:
-            translate_stream(translator, sys.stdin.buffer, out, n_best)
+            translate_stream(translator, sys.stdin.buffer, out, n_best, columns)
     except BrokenPipeError:
         quiet_broken_pipe()
     finally:
@@ -128,7 +167,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--onnx", metavar="DIR", help="translate with an export of seq2seq-export "
                    "on onnxruntime, without PyTorch (instead of --checkpoint)")
     p.add_argument("--input", "-i", help="file with one French sentence per line")
+    p.add_argument("--document", "-d", metavar="FILE",
+                   help="a text document ('-': stdin): paragraphs split into sentences, the "
+                        "layout (blank lines, indentation, list markers, headings) kept")
     p.add_argument("--output", "-o", help="write translations here instead of stdout")
+    p.add_argument("--alignments", action="store_true",
+                   help="add a column of word alignments from the attention, Pharaoh format "
+                        "('source-output' word indices: 0-0 1-2 ...)")
+    p.add_argument("--scores", action="store_true",
+                   help="add two columns: the sentence's confidence (mean log-probability per "
+                        "token) and each output word's probability")
     p.add_argument("--beam-size", "-b", type=int, help="1 = greedy (default from conf/decode)")
     p.add_argument("--n-best", type=int, help="print N hypotheses per sentence: "
                    "'index<TAB>hypothesis<TAB>score' lines")

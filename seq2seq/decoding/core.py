@@ -28,6 +28,7 @@ class Hypothesis:
     tokens: list[int]  # target ids, without BOS/EOS
     score: float  # log-probability; divided by the length penalty in beam search
     attention: Any = None  # (steps, S) float32 weights, when asked for (PyTorch only)
+    token_scores: list[float] | None = None  # log-prob of each token, then of </s> if it ended
 
 
 @dataclass

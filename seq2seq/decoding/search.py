@@ -25,6 +25,7 @@ def greedy(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor, max_len: l
     alive = list(range(B))  # original sentence index of each batch row
     tokens: list[list[int]] = [[] for _ in range(B)]
     scores = [0.0] * B
+    steps: list[list[float]] = [[] for _ in range(B)]  # log-prob of each output token
     attn: list[list[torch.Tensor]] = [[] for _ in range(B)]
     out: list[Hypothesis | None] = [None] * B
     y = torch.full((B, 1), BOS, dtype=torch.long, device=src.device)
@@ -34,13 +35,14 @@ def greedy(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor, max_len: l
         keep = []
         for row, (i, tok, lp) in enumerate(zip(alive, best.tolist(), best_logp.tolist())):
             scores[i] += lp
+            steps[i].append(lp)
             if attention:
                 attn[i].append(weights[row, 0].float())
             if tok != EOS:
                 tokens[i].append(tok)
             if tok == EOS or t + 1 >= max_len[i]:
                 out[i] = Hypothesis(tokens[i], scores[i],
-                                    torch.stack(attn[i]) if attention else None)
+                                    torch.stack(attn[i]) if attention else None, steps[i])
             else:
                 keep.append(row)
         if not keep:
@@ -68,6 +70,7 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor, max_l
     scores = torch.full((B, K), float("-inf"), device=dev)
     scores[:, 0] = 0.0  # (n, K) cumulative log-probs; one live beam at the start
     seqs = torch.full((B * K, 0), BOS, dtype=torch.long, device=dev)  # (n*K, t)
+    steps = torch.zeros((B * K, 0), device=dev)  # (n*K, t) log-prob of each token of seqs
     hist = None  # (n*K, t, S) attention history, when asked for
     finished: list[list[Hypothesis]] = [[] for _ in range(B)]
     y = torch.full((B * K, 1), BOS, dtype=torch.long, device=dev)
@@ -80,6 +83,7 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor, max_l
         cand = (scores.unsqueeze(-1) + logp.view(n, K, V)).view(n, K * V)
         top_s, top_i = cand.topk(2 * K, dim=1)  # (n, 2K)
         top_beam, top_tok = top_i // V, top_i % V  # (n, 2K)
+        top_lp = top_s - scores.gather(1, top_beam)  # (n, 2K) the new token's log-prob
         is_eos = top_tok == EOS
         rank = torch.arange(2 * K, device=dev)
         # Hypotheses ending here: EOS among the K best candidates.
@@ -88,13 +92,16 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor, max_l
             row = r * K + int(top_beam[r, j])
             finished[alive[r]].append(Hypothesis(
                 seqs[row].tolist(), float(top_s[r, j]) / penalty,
-                hist[row].clone() if attention else None))
+                hist[row].clone() if attention else None,
+                steps[row].tolist() + [float(top_lp[r, j])]))
         # The K best candidates that do not end go on.
         pick = (is_eos.long() * 2 * K + rank).argsort(dim=1)[:, :K]  # (n, K)
         scores = top_s.gather(1, pick)
         rows = (torch.arange(n, device=dev).unsqueeze(1) * K + top_beam.gather(1, pick)).view(-1)
         y = top_tok.gather(1, pick).view(-1, 1)  # (n*K, 1)
         seqs = torch.cat([seqs.index_select(0, rows), y], dim=1)
+        steps = torch.cat([steps.index_select(0, rows), top_lp.gather(1, pick).view(-1, 1)],
+                          dim=1)
         state = state.reorder_beams(rows)  # rows stay within their sentence
         if attention:
             hist = hist.index_select(0, rows)
@@ -108,7 +115,7 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor, max_l
                         row = r * K + k
                         finished[i].append(Hypothesis(
                             seqs[row].tolist(), float(scores[r, k]) / penalty,
-                            hist[row].clone() if attention else None))
+                            hist[row].clone() if attention else None, steps[row].tolist()))
                 continue
             keep.append(r)
         if not keep:
@@ -118,6 +125,7 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor, max_l
             rows = (index.unsqueeze(1) * K + torch.arange(K, device=dev)).view(-1)
             scores, y, seqs = scores.index_select(0, index), y.index_select(0, rows), \
                 seqs.index_select(0, rows)
+            steps = steps.index_select(0, rows)
             state = state.select(rows)
             if attention:
                 hist = hist.index_select(0, rows)

@@ -76,20 +76,24 @@ def batches(reader: LineReader, batch_size: int, warn) -> Iterator[tuple[int, li
         yield first, batch
 
 
-def translate_stream(translator, src: BinaryIO, out: TextIO, n_best: int = 1) -> int:
+def translate_stream(translator, src: BinaryIO, out: TextIO, n_best: int = 1,
+                     columns=None) -> int:
     """Translate every line of `src` to `out`, flushing after each batch; returns lines done.
 
-    With `n_best` > 1 each input line gives `n_best` lines "index<TAB>hypothesis<TAB>score".
+    With `n_best` > 1 each input line gives `n_best` lines "index<TAB>hypothesis<TAB>score";
+    with `columns` (an `output.Columns`) one line of its columns.
     """
     done = 0
     reader = LineReader(src.fileno())
+    attention = bool(columns and columns.attention)
     for first, lines in batches(reader, translator.decode.batch_size, translator.warn):
-        for i, t in enumerate(translator.translations(lines, first_line=first)):
+        for i, t in enumerate(translator.translations(lines, attention=attention,
+                                                      first_line=first)):
             if n_best > 1:
                 for c in t.nbest:
                     out.write(f"{first - 1 + i}\t{c.text}\t{c.score:.4f}\n")
             else:
-                out.write(t.text + "\n")
+                out.write((columns.line(t) if columns else t.text) + "\n")
         out.flush()
         done += len(lines)
     return done

@@ -18,9 +18,10 @@ from ..data.cleaning import normalize
 from ..data.corpora import read_lines
 from ..data.prepare import load_splits
 from ..data.testsets import load_testset
+from ..decoding.confidence import sentence_confidence
 from ..decoding.translator import Translator
 from ..errors import Seq2SeqError
-from .metrics import score_all
+from .metrics import confidence_correlation, score_all
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +63,13 @@ def evaluate(cfg: DictConfig, run_dir: Path, log=None) -> dict:
                "length_penalty": cfg.decode.length_penalty, "sets": {}}
     for name, (src, refs) in test_sets(cfg).items():
         start = time.perf_counter()
-        hyps = translator.translate(src)
+        translations = translator.translations(src)
         seconds = time.perf_counter() - start
+        hyps = [t.text for t in translations]
         (run_dir / f"{name}.hyp.en").write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
         scores = score_all(hyps, refs)
+        rho = confidence_correlation([sentence_confidence(t) for t in translations], hyps, refs)
+        scores["confidence_chrf_spearman"] = None if rho != rho else round(rho, 3)
         scores.update(sentences=len(src), seconds=round(seconds, 2),
                       sentences_per_s=round(len(src) / max(seconds, 1e-9), 1))
         results["sets"][name] = scores
@@ -78,10 +82,13 @@ def evaluate(cfg: DictConfig, run_dir: Path, log=None) -> dict:
 def format_table(results: dict) -> str:
     search = "greedy" if results["beam_size"] == 1 else f"beam {results['beam_size']}"
     lines = [f"{results['checkpoint']}, {search} search:", "",
-             "| test set | BLEU | chrF | TER | sentences/s |", "|---|---:|---:|---:|---:|"]
+             "| test set | BLEU | chrF | TER | sentences/s | confidence ~ sentence chrF "
+             "(Spearman) |",
+             "|---|---:|---:|---:|---:|---:|"]
     for name, s in results["sets"].items():
+        rho = s.get("confidence_chrf_spearman")
         lines.append(f"| {name} | {s['bleu']:.2f} | {s['chrf']:.2f} | {s['ter']:.2f} | "
-                     f"{s['sentences_per_s']:.0f} |")
+                     f"{s['sentences_per_s']:.0f} | {'–' if rho is None else f'{rho:.3f}'} |")
     first = next(iter(results["sets"].values()), None)
     if first:
         lines += ["", f"BLEU: {first['bleu_signature']}", f"chrF: {first['chrf_signature']}",

@@ -19,8 +19,12 @@ from fastapi.staticfiles import StaticFiles
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..decoding.alignment import word_alignment
+from ..decoding.confidence import sentence_confidence, word_probabilities
+from ..decoding.output import pharaoh
 from ..decoding.translator import Translator
 from ..text.langid import warm_up
+from ..text.layout import TextDocument
 from .access import Access
 from .batcher import Batcher
 from .libretranslate import files_folder, libretranslate_router, remove_folder
@@ -76,6 +80,10 @@ def request_model(limits: DictConfig, default_beam: int) -> type[BaseModel]:
         n_best: int = Field(1, ge=1, le=limits.max_beam,
                             description="hypotheses per sentence (<= beam_size)")
         attention: bool = Field(False, description="attention weights (one sentence only)")
+        split: bool = Field(False, description="each text is a paragraph or document: split "
+                                               "into sentences, layout kept")
+        alignments: bool = Field(False, description="word alignments, Pharaoh format")
+        scores: bool = Field(False, description="confidence and word probabilities")
 
         @model_validator(mode="after")
         def check(self):
@@ -88,6 +96,8 @@ def request_model(limits: DictConfig, default_beam: int) -> type[BaseModel]:
                                      f"{limits.max_chars}")
             if self.attention and len(self.text) != 1:
                 raise ValueError("attention weights are given for one sentence at a time")
+            if self.split and (self.alignments or self.scores):
+                raise ValueError("alignments and scores are per sentence: not with split")
             return self
 
     return TranslateRequest
@@ -100,8 +110,12 @@ class Hypothesis(BaseModel):
 
 class Translation(BaseModel):
     text: str = Field(description="the best translation")
-    score: float = Field(description="its log-probability (length-normalised in beam search)")
+    score: float = Field(description="its log-probability (length-normalised in beam search; "
+                                     "with split, the mean over the sentences)")
     n_best: list[Hypothesis]
+    alignment: str | None = Field(None, description="'source-output' word index pairs")
+    confidence: float | None = Field(None, description="mean log-probability per token")
+    word_probabilities: list[float] | None = Field(None, description="one per output word")
 
 
 class Attention(BaseModel):
@@ -175,18 +189,22 @@ def create_app(translator: Translator, cfg: DictConfig, info: dict) -> FastAPI:
                          503: {"description": "over the time limit; try again"}},
               dependencies=[Depends(native_key)])
     async def translate(req: Request_) -> TranslateResponse:  # type: ignore[valid-type]
-        future = batcher.submit(req.text, (req.beam_size, req.n_best, req.attention))
-        try:
-            results = await asyncio.wait_for(asyncio.wrap_future(future), limits.timeout_s)
-        except asyncio.TimeoutError:
-            future.cancel()
-            return JSONResponse({"detail": f"not translated within {limits.timeout_s} s; "
-                                           f"the server is busy, try again"}, 503)
-        out = [Translation(text=t.text, score=t.score,
-                           n_best=[Hypothesis(text=c.text, score=c.score) for c in t.nbest])
-               for t in results]
+        docs = [TextDocument(t) for t in req.text] if req.split else None
+        lines = [u for d in docs for u in d.units] if docs else req.text
+        one = req.attention and len(lines) == 1  # with split: a paragraph of one sentence
+        results = []
+        if lines:
+            future = batcher.submit(lines, (req.beam_size, req.n_best,
+                                            one or req.alignments))
+            try:
+                results = await asyncio.wait_for(asyncio.wrap_future(future), limits.timeout_s)
+            except asyncio.TimeoutError:
+                future.cancel()
+                return JSONResponse({"detail": f"not translated within {limits.timeout_s} s; "
+                                               f"the server is busy, try again"}, 503)
+        out = _documents(docs, results) if docs else [_one(t, req) for t in results]
         attention = None
-        if req.attention and results[0].hypothesis.attention is not None:
+        if one and results[0].hypothesis.attention is not None:
             t = results[0]
             pieces = translator.vocab.tgt_pieces(t.hypothesis.tokens) + ["</s>"]
             weights = t.hypothesis.attention[: len(pieces)]
@@ -194,6 +212,32 @@ def create_app(translator: Translator, cfg: DictConfig, info: dict) -> FastAPI:
                                   weights=[[round(w, 4) for w in row]
                                            for row in weights.tolist()])
         return TranslateResponse(translations=out, attention=attention)
+
+    def _one(t, req) -> Translation:
+        pieces = translator.vocab.tgt_pieces(t.hypothesis.tokens)
+        conf = sentence_confidence(t) if req.scores else None
+        return Translation(
+            text=t.text, score=t.score,
+            n_best=[Hypothesis(text=c.text, score=c.score) for c in t.nbest],
+            alignment=pharaoh(word_alignment(t, pieces)) if req.alignments else None,
+            confidence=None if conf is None else round(conf, 4),
+            word_probabilities=[round(x, 4) for x in word_probabilities(t, pieces)]
+            if req.scores else None)
+
+    def _documents(docs: list[TextDocument], results: list) -> list[Translation]:
+        """Each document rendered with the k-th hypothesis of each of its sentences."""
+        out, start = [], 0
+        for d in docs:
+            mine, start = results[start:start + len(d.units)], start + len(d.units)
+            n = len(mine[0].nbest) if mine else 1
+            versions = [Hypothesis(text=d.render([t.nbest[min(k, len(t.nbest) - 1)].text
+                                                  for t in mine]),
+                                   score=sum(t.nbest[min(k, len(t.nbest) - 1)].score
+                                             for t in mine) / max(len(mine), 1))
+                        for k in range(n)]
+            out.append(Translation(text=versions[0].text, score=versions[0].score,
+                                   n_best=versions))
+        return out
 
     return app
 

@@ -28,7 +28,7 @@ async function translate() {
   const beamSize = Number(beam.value);
   const body = {
     text: lines, beam_size: beamSize, n_best: Math.min(Number(nbest.value), beamSize),
-    attention: lines.length === 1,
+    attention: lines.length === 1, split: true,  // a line may hold several sentences
   };
   statusLine.textContent = "translating…";
   let reply;

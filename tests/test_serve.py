@@ -93,6 +93,10 @@ def test_split_documents_alignments_and_scores(client, trained):
         assert all(0 < p <= 1 for p in t["word_probabilities"])
     plain = client.post("/translate", json={"text": SENTENCES}).json()["translations"][0]
     assert plain["alignment"] is None and plain["confidence"] is None
+    r = client.post("/translate", json={"text": SENTENCES[:2], "beam_size": 4,
+                                        "glossary": {"chat": "dog", "plage": "garden"}})
+    a, b = (t["text"].split() for t in r.json()["translations"])
+    assert "dog" in a and "garden" in b
 
 
 BAD = [
@@ -111,6 +115,9 @@ BAD = [
     ("attention for two", {"json": {"text": ["a", "b"], "attention": True}}, 422),
     ("unknown field", {"json": {"text": ["a"], "temperature": 2}}, 422),
     ("scores with split", {"json": {"text": ["a"], "split": True, "scores": True}}, 422),
+    ("empty glossary term", {"json": {"text": ["a"], "glossary": {"chat": " "}}}, 422),
+    ("glossary not strings", {"json": {"text": ["a"], "glossary": {"chat": 3}}}, 422),
+    ("glossary a list", {"json": {"text": ["a"], "glossary": ["chat", "cat"]}}, 422),
 ]
 
 

@@ -97,6 +97,19 @@ def _other_rows(r: dict) -> list[tuple[str, str]]:
                  (f"train on {n}: seconds to the first step (command), peak RSS MB "
                   f"(Multi30k: {p['multi30k_train_peak_rss_mb']:,})",
                   f"{p['train_first_step_s']:.1f}, {p['train_peak_rss_mb']:,}")]
+    doc = r.get("text", {}).get("document")
+    if doc:
+        rows.append((f"document of {doc['paragraphs']} paragraphs / {doc['sentences']} "
+                     f"sentences: sentences/s as a document / one per line (lines identical)",
+                     f"{doc['sents_per_s_document']:.0f} / {doc['sents_per_s_lines']:.0f} "
+                     f"({doc['lines_identical_to_one_per_line']:.1%})"))
+    for name, g in r.get("text", {}).get("glossary", {}).items():
+        rows.append((f"glossary on {name} ({g['terms']} reference terms in "
+                     f"{g['sentences_with_terms']} sentences), beam 5: terms placed, BLEU, "
+                     f"sentences/s — without / with",
+                     f"{g['placed_without']:.1%} / {g['placed_with']:.1%}, "
+                     f"{g['bleu_without']:.1f} / {g['bleu_with']:.1f}, "
+                     f"{g['sents_per_s_without']:.0f} / {g['sents_per_s_with']:.0f}"))
     soak = r.get("serve", {}).get("soak")
     if soak:
         rows.append((f"server RSS over {soak['requests']:,} requests: after 10 % / all, MB",

@@ -13,6 +13,7 @@ first training step).
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from .commands import (
     translate_command,
 )
 
-SECTIONS = ("train", "decode", "commands", "ddp", "onnx", "serve", "curve", "prepare")
+SECTIONS = ("train", "decode", "commands", "ddp", "onnx", "serve", "curve", "prepare", "text")
 
 
 def machine_info(threads: int, device: str) -> dict:
@@ -92,12 +93,39 @@ def run_benchmark(cfg: DictConfig, quick: bool, checkpoint: str | None, stream_l
                            ["multi30k.train", "tatoeba.train"])
         report["prepare"] = prepare_scale(both["multi30k.train"] + both["tatoeba.train"],
                                           prepare_pairs, threads, log, list(overrides))
+    if "text" in sections and checkpoint:
+        log("documents and glossaries ...")
+        report["text"] = _text(cfg, checkpoint, threads, device, quick, log)
     if "curve" in sections and train_run:
         rows = [json.loads(x) for x in (Path(train_run) / "metrics.jsonl").read_text()
                 .splitlines()]
         report["bleu_curve"] = [{"elapsed_s": r["elapsed_s"], "step": r["step"],
                                  "valid_bleu": round(r["valid_bleu"], 2)} for r in rows]
     return report
+
+
+def _text(cfg: DictConfig, checkpoint: str, threads: int, device: str, quick: bool,
+          log) -> dict:
+    """Documents against one sentence per line (greedy), and a glossary built from the
+    references (beam 5): see glossary_bench.py."""
+    import torch
+
+    from ..data.prepare import load_splits, prepare
+    from ..decoding.translator import Translator
+    from .glossary_bench import document_section, glossary_section
+
+    torch.set_num_threads(threads)
+    data = OmegaConf.merge(cfg.data, {"corpora": ["multi30k", "tatoeba"]})
+    prepare(data, threads=threads, log=log)
+    names = ["multi30k.test_2016_flickr", "tatoeba.test"]
+    splits = load_splits(data, names + ["multi30k.train", "tatoeba.train"])
+    limit = 100 if quick else None
+    translator = Translator.from_checkpoint(checkpoint, device=device)
+    ended = [f for f, _ in splits[names[0]][:limit] if re.search(r"[.!?…]$", f)]
+    doc = document_section(translator, ended, log)  # sentences that end as sentences do
+    train = splits["multi30k.train"] + splits["tatoeba.train"]
+    return {"document": doc, "glossary": glossary_section(
+        translator, {n: splits[n][:limit] for n in names}, train, log)}
 
 
 def _have(*modules: str, log) -> bool:

@@ -8,6 +8,7 @@
     seq2seq-translate --onnx export/ < input.fr  # ONNX export on onnxruntime
     seq2seq-translate -c CKPT --document letter.txt --output letter.en.txt   # keeps the layout
     seq2seq-translate -c CKPT --alignments --scores "Le chat dort."
+    seq2seq-translate -c CKPT --glossary terms.tsv -i input.fr   # terms.tsv: French<TAB>English
 
 Sentences never pass through Hydra: any text (quotes, '=', brackets, any Unicode) is safe.
 Decoding defaults come from conf/decode/greedy.yaml.
@@ -59,6 +60,14 @@ def load_translator(args: argparse.Namespace):
     return translator
 
 
+def with_glossary(translator, path: str | None):
+    if not path:
+        return translator
+    from ..text.glossary import read_glossary
+
+    return translator.with_glossary(read_glossary(path, translator.warn))
+
+
 def _interactive(translator) -> None:
     print("Type French, get English. Ctrl-D to quit.", file=sys.stderr)
     while True:
@@ -105,7 +114,7 @@ def _document(translator, path: str, out) -> None:
 
 def run(args: argparse.Namespace) -> None:
     _check(args)
-    translator = load_translator(args)
+    translator = with_glossary(load_translator(args), args.glossary)
     n_best = translator.decode.n_best
     columns = Columns(translator, args.alignments, args.scores) \
         if args.alignments or args.scores else None
@@ -171,6 +180,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="a text document ('-': stdin): paragraphs split into sentences, the "
                         "layout (blank lines, indentation, list markers, headings) kept")
     p.add_argument("--output", "-o", help="write translations here instead of stdout")
+    p.add_argument("--glossary", "-g", metavar="TERMS.tsv",
+                   help="French<TAB>English terms: where a sentence has the French term, the "
+                        "translation contains the English one (constrained beam search)")
     p.add_argument("--alignments", action="store_true",
                    help="add a column of word alignments from the attention, Pharaoh format "
                         "('source-output' word indices: 0-0 1-2 ...)")

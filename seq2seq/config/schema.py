@@ -324,6 +324,7 @@ class EvaluateJob:
     testsets: list[str] = None
     src: str | None = None
     ref: str | None = None
+    glossary: str | None = None
     device: RunDevice = RunDevice.cpu
     threads: int = positive_int()
 

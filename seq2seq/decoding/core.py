@@ -18,7 +18,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..config import check_section, load_config_file
 from ..data.cleaning import normalize, one_line, settings
-from ..data.vocab import Vocab
+from ..data.vocab import UNK, Vocab
+from ..text.glossary import fold
 
 
 @dataclass
@@ -88,6 +89,7 @@ class TranslatorBase:
         """`decode` and the keyword `options` (`beam_size=5`) on top of conf/decode/greedy.yaml
         (see `decode_settings`)."""
         self.vocab, self.decode = vocab, decode_settings(decode, **options)
+        self.glossary = None  # a text.glossary.Glossary: terms the output must contain
         self.normalize_cfg = settings(normalize_cfg)  # read per line: a plain namespace
         self.warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
 
@@ -98,10 +100,19 @@ class TranslatorBase:
         other.decode = decode_settings(self.decode, **options)
         return other
 
+    def with_glossary(self, glossary) -> TranslatorBase:
+        """A translator whose outputs contain the English term of every glossary entry whose
+        French term the sentence has (lexically constrained beam search)."""
+        other = copy.copy(self)
+        other.glossary = glossary
+        return other
+
     # -- what a search engine provides ---------------------------------------------------------
 
-    def _search(self, ids: list[list[int]], attention: bool) -> list[list[Hypothesis]]:
-        """The n-best hypotheses of each encoded sentence, best first."""
+    def _search(self, ids: list[list[int]], attention: bool,
+                constraints: list[list[list[int]]] | None = None) -> list[list[Hypothesis]]:
+        """The n-best hypotheses of each encoded sentence, best first; with `constraints`,
+        each sentence's output contains its target id sequences."""
         raise NotImplementedError
 
     def _batches(self, ids: list[list[int]], todo: list[int]) -> Iterator[list[int]]:
@@ -113,6 +124,29 @@ class TranslatorBase:
             yield todo[start: start + per_batch]
 
     # -- the interface -------------------------------------------------------------------------
+
+    def _terms(self, texts: list[str], ids: list[list[int]], glossaries: Sequence,
+               first_line: int) -> list[list[tuple[str, list[int]]]]:
+        """For each sentence, its glossary terms' English side as (text, target ids); terms
+        that cannot fit in the output (or hold pieces the output vocabulary lacks) are left
+        out with a warning naming the line."""
+        out = []
+        for i, (text, x, glossary) in enumerate(zip(texts, ids, glossaries)):
+            matched = glossary.terms(text) if x and glossary else []
+            encoded = self.vocab.encode_tgt([en for _, en in matched]) if matched else []
+            room = max_lengths([len(x)], self.decode)[0] - 1 if x else 0
+            mine = []
+            for (_, en), term_ids in zip(matched, encoded):
+                if UNK in term_ids or not term_ids:
+                    self.warn(f"line {first_line + i}: glossary term {en!r} has characters "
+                              f"the model cannot write; left out")
+                elif sum(len(c) for _, c in mine) + len(term_ids) > room:
+                    self.warn(f"line {first_line + i}: glossary term {en!r} does not fit in "
+                              f"the {room} pieces the output may have; left out")
+                else:
+                    mine.append((en, term_ids))
+            out.append(mine)
+        return out
 
     @overload
     def translate(self, text: str) -> str: ...
@@ -127,19 +161,26 @@ class TranslatorBase:
         return [t.text for t in self.translations(text)]
 
     def translations(self, lines: Sequence[str], attention: bool = False,
-                     first_line: int = 1) -> list[Translation]:
+                     first_line: int = 1, glossaries: Sequence | None = None
+                     ) -> list[Translation]:
         """The n-best translations of `lines`, in order. Empty lines give empty translations.
 
         `first_line` is the line number of lines[0], for warnings (a truncated input). Source
-        pieces and attention weights are filled in only with `attention`.
+        pieces and attention weights are filled in only with `attention`. `glossaries`, one
+        per line (or None), replace the translator's glossary line by line.
         """
         texts = [normalize(line, self.normalize_cfg) for line in lines]
         ids = self.vocab.encode_input(texts, self.decode.max_src_len, self.warn, first_line)
         out: list[Translation | None] = [
             None if x else Translation("", [Candidate("", 0.0)], Hypothesis([], 0.0))
             for x in ids]
+        if glossaries is None and self.glossary is not None:
+            glossaries = [self.glossary] * len(texts)
+        terms = self._terms(texts, ids, glossaries, first_line) if glossaries else None
         for chunk in self._batches(ids, [i for i in range(len(lines)) if ids[i]]):
-            results = self._search([ids[i] for i in chunk], attention)  # n-best per sentence
+            wanted = [[c for _, c in terms[i]] for i in chunk] if terms else None
+            results = self._search([ids[i] for i in chunk], attention,
+                                   wanted if wanted and any(wanted) else None)
             decoded = [one_line(x) for x in self.vocab.decode_tgt(
                 [h.tokens for hyps in results for h in hyps])]  # one decode call per batch
             for i, hyps in zip(chunk, results):
@@ -147,4 +188,9 @@ class TranslatorBase:
                 pieces = self.vocab.src.id_to_piece(ids[i]) if attention else []
                 out[i] = Translation(mine[0], [Candidate(t, h.score) for t, h in zip(mine, hyps)],
                                      hyps[0], pieces)
+                missing = [en for en, _ in (terms[i] if terms else []) if fold(en) not in
+                           fold(mine[0])]
+                if missing:
+                    self.warn(f"line {first_line + i}: glossary term(s) "
+                              f"{', '.join(repr(m) for m in missing)} not in the translation")
         return out  # type: ignore[return-value]

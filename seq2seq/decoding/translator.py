@@ -15,9 +15,12 @@ from ..data.batching import pad
 from ..data.vocab import Vocab
 from ..errors import Seq2SeqError
 from ..model.encoder_decoder import Seq2Seq, build_model
+from .constrained import constrained_beam_search
 from .core import Hypothesis, TranslatorBase, max_lengths
 from .ensemble import Ensemble, average_checkpoints, check_same_vocabulary
 from .search import beam_search, greedy
+
+CONSTRAINED_MIN_BEAM = 4  # greedy decoding with a glossary searches with this small beam
 
 
 def _build(ckpt: dict, name, vocab: Vocab) -> Seq2Seq:
@@ -79,7 +82,24 @@ class Translator(TranslatorBase):
             self.model = torch.ao.quantization.quantize_dynamic(
                 self.model, {torch.nn.Linear, torch.nn.GRU, torch.nn.LSTM}, dtype=torch.qint8)
 
-    def _search(self, ids: list[list[int]], attention: bool) -> list[list[Hypothesis]]:
+    def _search(self, ids: list[list[int]], attention: bool,
+                constraints: list[list[list[int]]] | None = None) -> list[list[Hypothesis]]:
+        if constraints:  # constrained search for the sentences with terms, the plain for the rest
+            some = [i for i, c in enumerate(constraints) if c]
+            none = [i for i, c in enumerate(constraints) if not c]
+            out: list = [None] * len(ids)
+            if none:
+                for i, hyps in zip(none, self._search([ids[i] for i in none], attention)):
+                    out[i] = hyps
+            src, src_lens = pad([ids[i] for i in some])
+            d = self.decode
+            found = constrained_beam_search(
+                self.model, src.to(self.device), src_lens, max_lengths(src_lens.tolist(), d),
+                max(d.beam_size, CONSTRAINED_MIN_BEAM), [constraints[i] for i in some],
+                d.n_best, d.length_penalty, attention)
+            for i, hyps in zip(some, found):
+                out[i] = hyps
+            return out
         src, src_lens = pad(ids)
         src = src.to(self.device)
         d = self.decode

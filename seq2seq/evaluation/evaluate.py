@@ -21,6 +21,7 @@ from ..data.testsets import load_testset
 from ..decoding.confidence import sentence_confidence
 from ..decoding.translator import Translator
 from ..errors import Seq2SeqError
+from ..text.glossary import fold, read_glossary
 from .metrics import confidence_correlation, score_all
 
 logger = logging.getLogger(__name__)
@@ -55,12 +56,16 @@ def evaluate(cfg: DictConfig, run_dir: Path, log=None) -> dict:
         checkpoints = [str(c) for c in checkpoints]
     translator = Translator.from_checkpoint(checkpoints, cfg.decode, cfg.device,
                                             average=cfg.average)
+    glossary = read_glossary(cfg.glossary, translator.warn) if cfg.glossary else None
+    if glossary:
+        translator = translator.with_glossary(glossary)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     results = {"checkpoint": checkpoints if isinstance(checkpoints, str) else
                f"{'average' if cfg.average else 'ensemble'} of {', '.join(checkpoints)}",
                "beam_size": cfg.decode.beam_size,
-               "length_penalty": cfg.decode.length_penalty, "sets": {}}
+               "length_penalty": cfg.decode.length_penalty, "glossary": cfg.glossary,
+               "sets": {}}
     for name, (src, refs) in test_sets(cfg).items():
         start = time.perf_counter()
         translations = translator.translations(src)
@@ -70,6 +75,8 @@ def evaluate(cfg: DictConfig, run_dir: Path, log=None) -> dict:
         scores = score_all(hyps, refs)
         rho = confidence_correlation([sentence_confidence(t) for t in translations], hyps, refs)
         scores["confidence_chrf_spearman"] = None if rho != rho else round(rho, 3)
+        if glossary:
+            scores.update(glossary_terms(glossary, src, hyps, cfg.data.normalize))
         scores.update(sentences=len(src), seconds=round(seconds, 2),
                       sentences_per_s=round(len(src) / max(seconds, 1e-9), 1))
         results["sets"][name] = scores
@@ -77,6 +84,18 @@ def evaluate(cfg: DictConfig, run_dir: Path, log=None) -> dict:
     log(format_table(results))
     log(f"hypotheses and results.json in {run_dir}")
     return results
+
+
+def glossary_terms(glossary, src: list[str], hyps: list[str], normalize_cfg) -> dict:
+    """How many glossary terms the test set's sources call for, and the share of them whose
+    English side the translation contains."""
+    wanted = placed = 0
+    for line, hyp in zip(src, hyps):
+        for _, en in glossary.terms(normalize(line, normalize_cfg)):
+            wanted += 1
+            placed += fold(en) in fold(hyp)
+    return {"glossary_terms": wanted,
+            "glossary_terms_placed": round(placed / wanted, 4) if wanted else None}
 
 
 def format_table(results: dict) -> str:
@@ -89,6 +108,10 @@ def format_table(results: dict) -> str:
         rho = s.get("confidence_chrf_spearman")
         lines.append(f"| {name} | {s['bleu']:.2f} | {s['chrf']:.2f} | {s['ter']:.2f} | "
                      f"{s['sentences_per_s']:.0f} | {'–' if rho is None else f'{rho:.3f}'} |")
+    for name, s in results["sets"].items():
+        if s.get("glossary_terms"):
+            lines.append(f"glossary {results['glossary']}, {name}: {s['glossary_terms']} terms, "
+                         f"{s['glossary_terms_placed']:.1%} in the translations")
     first = next(iter(results["sets"].values()), None)
     if first:
         lines += ["", f"BLEU: {first['bleu_signature']}", f"chrF: {first['chrf_signature']}",

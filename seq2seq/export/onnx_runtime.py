@@ -225,9 +225,12 @@ class OnnxTranslator(TranslatorBase):
             for start in range(0, len(members), per_batch):
                 yield members[start: start + per_batch]
 
-    def _search(self, ids: list[list[int]], attention: bool) -> list[list[Hypothesis]]:
+    def _search(self, ids: list[list[int]], attention: bool,
+                constraints: list[list[list[int]]] | None = None) -> list[list[Hypothesis]]:
         if attention:
             raise Seq2SeqError("attention plots need the PyTorch path; drop --onnx")
+        if constraints:
+            raise Seq2SeqError("glossaries need the PyTorch path; drop --onnx")
         src = np.array(ids, dtype=np.int64)  # (B, S): one length
         search = self.greedy if self.decode.beam_size == 1 else self.beam
         return [[Hypothesis(tokens, score) for tokens, score in hyps] for hyps in search(src)]

@@ -23,6 +23,7 @@ from ..decoding.alignment import word_alignment
 from ..decoding.confidence import sentence_confidence, word_probabilities
 from ..decoding.output import pharaoh
 from ..decoding.translator import Translator
+from ..text.glossary import Glossary
 from ..text.langid import warm_up
 from ..text.layout import TextDocument
 from .access import Access
@@ -30,6 +31,7 @@ from .batcher import Batcher
 from .libretranslate import files_folder, libretranslate_router, remove_folder
 
 STATIC = Path(__file__).parent / "static"
+MAX_GLOSSARY = 1000  # entries in a request's glossary
 
 
 class BodyLimit:
@@ -84,6 +86,9 @@ def request_model(limits: DictConfig, default_beam: int) -> type[BaseModel]:
                                                "into sentences, layout kept")
         alignments: bool = Field(False, description="word alignments, Pharaoh format")
         scores: bool = Field(False, description="confidence and word probabilities")
+        glossary: dict[str, str] | None = Field(
+            None, description="French term -> English term: where a sentence has the French "
+                              "term, its translation contains the English one")
 
         @model_validator(mode="after")
         def check(self):
@@ -98,6 +103,14 @@ def request_model(limits: DictConfig, default_beam: int) -> type[BaseModel]:
                 raise ValueError("attention weights are given for one sentence at a time")
             if self.split and (self.alignments or self.scores):
                 raise ValueError("alignments and scores are per sentence: not with split")
+            if self.glossary is not None:
+                if len(self.glossary) > MAX_GLOSSARY:
+                    raise ValueError(f"the glossary has {len(self.glossary)} entries; the "
+                                     f"limit is {MAX_GLOSSARY}")
+                for fr, en in self.glossary.items():
+                    if not fr.strip() or not en.strip() or max(len(fr), len(en)) > 200:
+                        raise ValueError(f"glossary entry {fr[:40]!r}: terms must be 1-200 "
+                                         f"characters")
             return self
 
     return TranslateRequest
@@ -137,10 +150,13 @@ def create_app(translator: Translator, cfg: DictConfig, info: dict) -> FastAPI:
     translators: dict[tuple, Translator] = {}
 
     def run(key: tuple, lines: list[str]):
-        beam, n_best, attention = key
+        beam, n_best, attention, *glossary = key  # glossary: ((French, English), ...)
         if (beam, n_best) not in translators:
             translators[(beam, n_best)] = translator.with_decode(beam_size=beam, n_best=n_best)
-        return translators[(beam, n_best)].translations(lines, attention=attention)
+        search = translators[(beam, n_best)]
+        if glossary and glossary[0]:
+            search = search.with_glossary(Glossary.of(glossary[0]))
+        return search.translations(lines, attention=attention)
 
     batcher = Batcher(run, cfg.batching.wait_ms, cfg.batching.max_sentences)
     access = Access(cfg.access.api_keys, cfg.access.requests_per_minute)
@@ -194,8 +210,9 @@ def create_app(translator: Translator, cfg: DictConfig, info: dict) -> FastAPI:
         one = req.attention and len(lines) == 1  # with split: a paragraph of one sentence
         results = []
         if lines:
+            glossary = tuple(sorted(req.glossary.items())) if req.glossary else None
             future = batcher.submit(lines, (req.beam_size, req.n_best,
-                                            one or req.alignments))
+                                            one or req.alignments, glossary))
             try:
                 results = await asyncio.wait_for(asyncio.wrap_future(future), limits.timeout_s)
             except asyncio.TimeoutError:

@@ -8,8 +8,9 @@ import torch
 
 
 def plot_attention(weights: torch.Tensor, src_pieces: list[str], out_pieces: list[str],
-                   path: Path) -> None:
-    """weights (len(out_pieces), len(src_pieces)) float → a PNG at `path`."""
+                   path: Path, links: list[tuple[int, int]] | None = None) -> None:
+    """weights (len(out_pieces), len(src_pieces)) float → a PNG at `path`; `links` (output
+    piece, source piece) cells are framed: the word alignments drawn on the heatmap."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -18,6 +19,9 @@ def plot_attention(weights: torch.Tensor, src_pieces: list[str], out_pieces: lis
     w = weights.float().numpy()
     fig, ax = plt.subplots(figsize=(1 + 0.45 * len(src_pieces), 1 + 0.4 * len(out_pieces)))
     ax.imshow(w, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+    for row, col in links or []:
+        ax.add_patch(plt.Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, lw=2,
+                                   edgecolor="tab:orange"))
     ax.set_xticks(range(len(src_pieces)), src_pieces, rotation=60, ha="right")
     ax.set_yticks(range(len(out_pieces)), out_pieces)
     ax.set_xlabel("source pieces")

@@ -45,6 +45,11 @@ def test_quick_benchmark_writes_json_and_table(trained, script_env, tmp_path):
         assert all(lv["failed"] == 0 and lv["different"] == 0 for lv in lt)
         assert "HTTP LibreTranslate route, greedy, 8 clients" in \
             (tmp_path / "benchmark.md").read_text()
+    doc = report["text"]["document"]
+    assert doc["lines_in"] == doc["lines_out"] and doc["markers_kept"]
+    assert doc["lines_identical_to_one_per_line"] == 1.0
+    for g in report["text"]["glossary"].values():
+        assert g["placed_with"] >= 0.99 and g["sents_per_s_with"] > 0
     prep = report["prepare"][0]  # the toy corpus is small: joined pairs repeat, de-duplicated
     assert prep["pairs"] == 20000 and prep["kept"] > 15000 and prep["train_peak_rss_mb"] > 0
     assert report["decode_greedy_bleu"] > 20  # the toy model translates its test set

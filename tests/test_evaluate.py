@@ -36,6 +36,24 @@ def test_evaluate_matches_sacrebleu_cli(trained, script_env, tmp_path):
     assert cli.returncode == 0, cli.stderr
     bleu, chrf = json.loads(cli.stdout)
     assert bleu == scores["bleu"] and chrf == scores["chrf"]
+    rho = scores["confidence_chrf_spearman"]  # None where every sentence scores the same
+    assert rho is None or -1 <= rho <= 1
+    assert "confidence ~ sentence chrF (Spearman)" in r.stdout
+
+
+def test_evaluate_with_a_glossary_reports_the_terms_placed(trained, script_env, tmp_path):
+    terms = tmp_path / "terms.tsv"
+    terms.write_text("chat\tdog\nplage\tgarden\n", encoding="utf-8")
+    out = tmp_path / "eval"
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate.py"),
+                        "data=multi30k", f"checkpoint={trained}", "decode=beam5",
+                        f"glossary={terms}", f"hydra.run.dir={out}"],
+                       env=script_env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    results = json.loads((out / "results.json").read_text())
+    called = [s for s in results["sets"].values() if s.get("glossary_terms")]
+    assert called and all(s["glossary_terms_placed"] >= 0.99 for s in called)
+    assert "in the translations" in r.stdout
 
 
 def test_evaluate_requires_a_checkpoint(script_env, tmp_path):

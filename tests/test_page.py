@@ -35,6 +35,17 @@ def test_type_french_see_english_and_a_heatmap(server):  # noqa: F811
         sync_api.expect(page.locator("#attention-section")).to_be_visible()
         assert int(heatmap.get_attribute("data-rows")) >= 2
         assert int(heatmap.get_attribute("data-cols")) >= 2
+        # pointing at "black" shows the French sentence with "noir" highlighted
+        first.locator("span.w", has_text="black").hover()
+        sync_api.expect(page.locator("#source-view")).to_be_visible()
+        sync_api.expect(page.locator("#source-view .aligned")).to_have_text("noir")
+        words = first.locator("span.w")
+        assert words.count() == 5 and all(
+            w.get_attribute("title").startswith("probability ") for w in words.all())
+        # a pasted paragraph: its sentences are translated one by one, on one line
+        page.fill("#source", "Le chien blanc court . La fille rouge saute .")
+        sync_api.expect(first).to_have_text("The white dog runs . The red girl jumps .",
+                                            timeout=20000)
         page.select_option("#beam", "1")
         page.select_option("#nbest", "1")
         page.fill("#source", "Le chien blanc court .\nLa fille rouge saute .")

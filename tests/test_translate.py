@@ -131,3 +131,22 @@ def test_interactive_prompt_on_a_terminal(trained, script_env):
     _, status = os.waitpid(pid, 0)
     assert b"The black cat sleeps ." in out
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_glossary_alignments_and_scores_columns(trained, script_env, tmp_path):
+    terms = tmp_path / "terms.tsv"
+    terms.write_text("chat\tdog\nno tab\njardin\tbeach\n", encoding="utf-8")
+    r = translate(["-c", str(trained), "--glossary", str(terms), "--alignments", "--scores",
+                   "Le chat noir dort .", "Le chien blanc court dans le jardin ."], script_env)
+    assert r.returncode == 0, r.stderr
+    assert f"glossary {terms} line 2: no tab" in r.stderr
+    first, second = (line.split("\t") for line in r.stdout.splitlines())
+    assert "dog" in first[0].split() and "beach" in second[0].split()
+    for text, links, conf, probs in (first, second):
+        assert len(links.split()) == len(text.split()) == len(probs.split())
+        assert float(conf) <= 0
+    bad = tmp_path / "bad.tsv"
+    bad.write_bytes(b"chat\tc\xe9at\n")
+    r = translate(["-c", str(trained), "--glossary", str(bad), "Le chat ."], script_env)
+    assert r.returncode != 0 and "line 1: not UTF-8" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

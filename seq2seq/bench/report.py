@@ -103,6 +103,10 @@ def _other_rows(r: dict) -> list[tuple[str, str]]:
                      f"sentences: sentences/s as a document / one per line (lines identical)",
                      f"{doc['sents_per_s_document']:.0f} / {doc['sents_per_s_lines']:.0f} "
                      f"({doc['lines_identical_to_one_per_line']:.1%})"))
+    aer = r.get("text", {}).get("alignment")
+    if aer and aer["sentences"]:
+        rows.append((f"attention word alignments: AER on {aer['sentences']} hand-aligned "
+                     f"sentences", f"{aer['aer']:.3f}"))
     for name, g in r.get("text", {}).get("glossary", {}).items():
         rows.append((f"glossary on {name} ({g['terms']} reference terms in "
                      f"{g['sentences_with_terms']} sentences), beam 5: terms placed, BLEU, "

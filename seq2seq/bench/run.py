@@ -107,12 +107,12 @@ def run_benchmark(cfg: DictConfig, quick: bool, checkpoint: str | None, stream_l
 def _text(cfg: DictConfig, checkpoint: str, threads: int, device: str, quick: bool,
           log) -> dict:
     """Documents against one sentence per line (greedy), and a glossary built from the
-    references (beam 5): see glossary_bench.py."""
+    references (beam 5): see text_bench.py."""
     import torch
 
     from ..data.prepare import load_splits, prepare
     from ..decoding.translator import Translator
-    from .glossary_bench import document_section, glossary_section
+    from .text_bench import alignment_section, document_section, glossary_section
 
     torch.set_num_threads(threads)
     data = OmegaConf.merge(cfg.data, {"corpora": ["multi30k", "tatoeba"]})
@@ -124,8 +124,9 @@ def _text(cfg: DictConfig, checkpoint: str, threads: int, device: str, quick: bo
     ended = [f for f, _ in splits[names[0]][:limit] if re.search(r"[.!?…]$", f)]
     doc = document_section(translator, ended, log)  # sentences that end as sentences do
     train = splits["multi30k.train"] + splits["tatoeba.train"]
-    return {"document": doc, "glossary": glossary_section(
-        translator, {n: splits[n][:limit] for n in names}, train, log)}
+    return {"document": doc, "alignment": alignment_section(translator),
+            "glossary": glossary_section(translator, {n: splits[n][:limit] for n in names},
+                                         train, log)}
 
 
 def _have(*modules: str, log) -> bool:

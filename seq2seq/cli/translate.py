@@ -20,6 +20,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..decoding.alignment import piece_links
 from ..decoding.output import Columns
 from ..decoding.stream import quiet_broken_pipe, translate_stream
 from ..errors import Seq2SeqError, reported_errors
@@ -144,7 +145,8 @@ def run(args: argparse.Namespace) -> None:
                 from ..plot import plot_attention
 
                 plot_attention(weights[: len(pieces)], t.src_pieces, pieces[: len(weights)],
-                               Path(args.attention_plot))
+                               Path(args.attention_plot),
+                               piece_links(t, pieces[:-1]) if args.alignments else None)
                 print(f"attention plot written to {args.attention_plot}", file=sys.stderr)
         elif args.input:
             try:

@@ -51,3 +51,12 @@ def word_alignment(t: Translation, tgt_pieces: list[str]) -> list[int]:
 def _is_mark(piece: str) -> bool:
     """Whether a piece (or word) is punctuation or symbols only."""
     return not any(c.isalnum() for c in piece)
+
+
+def piece_links(t: Translation, tgt_pieces: list[str]) -> list[tuple[int, int]]:
+    """The word alignment as (output piece, source piece) cells, every piece of each aligned
+    word pair: what the attention plot frames."""
+    align = word_alignment(t, tgt_pieces)
+    src_words, tgt_words = word_of_pieces(t.src_pieces), word_of_pieces(tgt_pieces)
+    return [(r, c) for r, tw in enumerate(tgt_words) for c, sw in enumerate(src_words)
+            if tw < len(align) and align[tw] == sw]

@@ -8,12 +8,22 @@ const output = document.getElementById("output");
 const statusLine = document.getElementById("status");
 const section = document.getElementById("attention-section");
 const canvas = document.getElementById("attention");
+const sourceView = document.getElementById("source-view");
 let timer = null;
 let latest = 0;  // only the newest request's answer is shown
 
 function schedule() {
   clearTimeout(timer);
   timer = setTimeout(translate, 400);
+}
+
+// Paragraphs: each line is split into sentences here (the browser's Intl.Segmenter), the
+// sentences are translated with their word alignments and scores, and shown line by line.
+const segmenter = new Intl.Segmenter("fr", {granularity: "sentence"});
+const UNSURE = 0.5;  // words the model gives less probability than this are marked
+
+function sentencesOf(line) {
+  return [...segmenter.segment(line)].map((s) => s.segment.trim()).filter((s) => s.length > 0);
 }
 
 async function translate() {
@@ -25,10 +35,12 @@ async function translate() {
     statusLine.textContent = "";
     return;
   }
+  const groups = lines.map(sentencesOf);  // the sentences of each line
+  const sentences = groups.flat();
   const beamSize = Number(beam.value);
   const body = {
-    text: lines, beam_size: beamSize, n_best: Math.min(Number(nbest.value), beamSize),
-    attention: lines.length === 1, split: true,  // a line may hold several sentences
+    text: sentences, beam_size: beamSize, n_best: Math.min(Number(nbest.value), beamSize),
+    attention: sentences.length === 1, alignments: true, scores: true,
   };
   statusLine.textContent = "translating…";
   let reply;
@@ -45,7 +57,7 @@ async function translate() {
   }
   if (id !== latest) return;
   statusLine.textContent = "";
-  show(reply.translations);
+  show(groups, reply.translations);
   if (reply.attention) {
     drawAttention(reply.attention);
     section.hidden = false;
@@ -59,12 +71,17 @@ function describe(detail) {
   return String(detail);
 }
 
-function show(translations) {
-  output.replaceChildren(...translations.map((t) => {
+function show(groups, translations) {
+  let next = 0;
+  output.replaceChildren(...groups.map((sentences) => {
     const li = document.createElement("li");
     li.className = "translation";
-    li.textContent = t.text;
-    if (t.n_best.length > 1) {
+    sentences.forEach((src, k) => {
+      if (k > 0) li.append(" ");
+      li.append(sentenceView(src, translations[next++]));
+    });
+    const t = translations[next - 1];
+    if (sentences.length === 1 && t.n_best.length > 1) {
       const ul = document.createElement("ul");
       for (const h of t.n_best) {
         const item = document.createElement("li");
@@ -79,6 +96,47 @@ function show(translations) {
     }
     return li;
   }));
+}
+
+// One translated sentence, word by word: hovering a word shows the French sentence with the
+// word it is aligned to highlighted; words the model is unsure of are marked.
+function sentenceView(src, t) {
+  const span = document.createElement("span");
+  span.className = "sentence";
+  const links = {};
+  for (const pair of (t.alignment || "").split(" ").filter(Boolean)) {
+    const [i, j] = pair.split("-").map(Number);
+    links[j] = i;
+  }
+  const srcWords = src.split(/\s+/);
+  t.text.split(/\s+/).filter(Boolean).forEach((word, j) => {
+    if (j > 0) span.append(" ");
+    const w = document.createElement("span");
+    w.className = "w";
+    w.textContent = word;
+    const p = t.word_probabilities ? t.word_probabilities[j] : undefined;
+    if (p !== undefined) {
+      w.title = `probability ${p.toFixed(2)}`;
+      if (p < UNSURE) w.classList.add("unsure");
+    }
+    if (links[j] !== undefined) w.dataset.source = links[j];
+    w.addEventListener("mouseenter", () => showSource(srcWords, links[j], w));
+    w.addEventListener("mouseleave", () => { sourceView.hidden = true; });
+    span.append(w);
+  });
+  return span;
+}
+
+function showSource(words, aligned, word) {
+  sourceView.replaceChildren(...words.flatMap((text, i) => {
+    const s = document.createElement("span");
+    s.textContent = text;
+    if (i === aligned) s.className = "aligned";
+    return i > 0 ? [" ", s] : [s];
+  }));
+  sourceView.hidden = false;
+  word.classList.add("hover");
+  word.addEventListener("mouseleave", () => word.classList.remove("hover"), {once: true});
 }
 
 function drawAttention(att) {

@@ -1,5 +1,6 @@
-"""The benchmark's glossary section: does constrained decoding place the terms, what does it do
-to BLEU, what does it cost?
+"""The benchmark's text section: documents against one sentence per line, the attention's word
+alignments against hand-made ones, and glossaries — does constrained decoding place the terms,
+what does it do to BLEU, what does it cost?
 
 Each test sentence gets a glossary of one or two terms from its reference: the reference's
 content words are aligned to words of the source by their Dice coefficient over the training
@@ -141,3 +142,50 @@ def document_section(translator, sentences: list[str], log) -> dict:
             "lines_identical_to_one_per_line": round(sum(same) / len(same), 4),
             "sents_per_s_lines": round(len(sentences) / lines_s, 1),
             "sents_per_s_document": round(len(sentences) / doc_s, 1)}
+
+
+# Ten sentences aligned by hand: French, the English of the main job's checkpoint, and the
+# word links (source-output, Pharaoh; words split at spaces, punctuation attached).
+GOLD_ALIGNMENTS = [
+    ("Un homme fait du vélo dans la rue.", "A man is riding a bicycle down the street.",
+     "0-0 1-1 2-2 2-3 3-4 4-5 5-6 6-7 7-8"),
+    ("Une femme lit un livre sur la plage.", "A woman reads a book on the beach.",
+     "0-0 1-1 2-2 3-3 4-4 5-5 6-6 7-7"),
+    ("Deux enfants jouent au ballon dans le parc.", "Two children are playing ball in the park.",
+     "0-0 1-1 2-2 2-3 3-4 4-4 5-5 6-6 7-7"),
+    ("Le chien noir court dans l'herbe.", "The black dog is running through the grass.",
+     "0-0 2-1 1-2 3-3 3-4 4-5 5-6 5-7"),
+    ("Un garçon saute dans la piscine.", "A boy is jumping into the pool.",
+     "0-0 1-1 2-2 2-3 3-4 4-5 5-6"),
+    ("Une petite fille mange une glace.", "A little girl eats a ice.",
+     "0-0 1-1 2-2 3-3 4-4 5-5"),
+    ("Des gens marchent dans une rue animée.", "People are walking down a busy street.",
+     "0-0 1-0 2-1 2-2 3-3 4-4 6-5 5-6"),
+    ("Un homme en chemise bleue joue de la guitare.", "A man in a blue shirt plays guitar.",
+     "0-0 1-1 2-2 4-4 3-5 5-6 8-7"),
+    ("Le chat dort sur le canapé.", "The cat sleeps on the couch.",
+     "0-0 1-1 2-2 3-3 4-4 5-5"),
+    ("Une femme âgée est assise sur un banc.", "An elderly woman is sitting on a bench.",
+     "0-0 2-1 1-2 3-3 4-4 5-5 6-6 7-7"),
+]
+
+
+def alignment_section(translator) -> dict:
+    """Alignment error rate (Och & Ney 2003, every gold link sure) of the attention alignments
+    on the hand-aligned sentences whose greedy translation is the English aligned by hand."""
+    from ..decoding.alignment import word_alignment
+    from ..decoding.output import pharaoh
+
+    rs = translator.with_decode(beam_size=1).translations(
+        [f for f, _, _ in GOLD_ALIGNMENTS], attention=True)
+    found = gold = hits = compared = 0
+    for r, (_, english, links) in zip(rs, GOLD_ALIGNMENTS):
+        if r.text != english:
+            continue
+        compared += 1
+        mine = set(pharaoh(word_alignment(
+            r, translator.vocab.tgt_pieces(r.hypothesis.tokens))).split())
+        want = set(links.split())
+        found, gold, hits = found + len(mine), gold + len(want), hits + len(mine & want)
+    return {"sentences": compared,
+            "aer": round(1 - 2 * hits / (found + gold), 4) if compared else None}

@@ -87,8 +87,8 @@ def test_bad_documents(translator, tmp_path):
     warnings = []
     translator.warn = warnings.append
     long = "mot " * 30
-    out = run_document(translator, f"{FRENCH[0]}\n{long}\n\xff\n".encode("utf-8").replace(
-        "\xff".encode("utf-8"), b"\xff"), tmp_path, max_line_chars=100)
+    text = f"{FRENCH[0]}\n{long}\n".encode() + b"\xff\n"  # line 3: not UTF-8
+    out = run_document(translator, text, tmp_path, max_line_chars=100)
     assert out.splitlines()[1] == long
     assert warnings[0].startswith("line 2: 120 characters (over 100); copied untranslated")
     assert "line 3: invalid UTF-8" in warnings[1]
@@ -117,3 +117,13 @@ def test_document_command(trained, script_env, tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and "line 1: a NUL byte" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_ten_megabyte_line_is_copied_with_a_warning(translator, tmp_path):
+    warnings = []
+    translator.warn = warnings.append
+    huge = "chat " * 2_000_000  # 10 MB, one line
+    out = run_document(translator, f"{FRENCH[0]}\n{huge}\n{FRENCH[1]}\n", tmp_path)
+    lines = out.split("\n")
+    assert lines[1] == huge and len(lines) == 4
+    assert warnings == ["line 2: 10,000,000 characters (over 100,000); copied untranslated"]

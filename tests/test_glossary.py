@@ -9,13 +9,12 @@ import math
 import pytest
 import torch
 
-from seq2seq.data.vocab import BOS, EOS
 from seq2seq.decoding.constrained import Progress, allocate, constrained_beam_search
 from seq2seq.decoding.translator import Translator
 from seq2seq.errors import Seq2SeqError
 from seq2seq.text.glossary import Glossary, fold, read_glossary
 
-from .test_search import A, B_, TABLE, TableModel
+from .test_search import B_, TABLE, A, TableModel
 
 
 def test_reading_a_glossary_names_each_bad_line(tmp_path):
@@ -28,7 +27,7 @@ def test_reading_a_glossary_names_each_bad_line(tmp_path):
     assert [w.split(": ", 1)[0] for w in warnings] == [f"glossary {path} line {n}"
                                                        for n in (3, 4, 6)]
     assert "no tab" in warnings[0] and "empty term" in warnings[1] and "again" in warnings[2]
-    path.write_bytes("chat\tcat\n".encode() + b"caf\xe9\tcoffee\n")
+    path.write_bytes(b"chat\tcat\n" + b"caf\xe9\tcoffee\n")
     with pytest.raises(Seq2SeqError, match="line 2: not UTF-8"):
         read_glossary(str(path), warnings.append)
 

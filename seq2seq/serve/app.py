@@ -11,10 +11,13 @@ as `seq2seq-translate` (`Translator.translations`), batched across requests by `
 
 import asyncio
 import contextlib
+import json
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Header, HTTPException
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -95,6 +98,14 @@ def request_model(limits: DictConfig, default_beam: int) -> type[BaseModel]:
             if self.n_best > self.beam_size:
                 raise ValueError(f"n_best ({self.n_best}) must be <= beam_size "
                                  f"({self.beam_size})")
+            strings = [(f"text[{i}]", x) for i, x in enumerate(self.text)] + \
+                [(f"glossary term {k[:40]!r}", x) for k, v in (self.glossary or {}).items()
+                 for x in (k, v)]
+            for name, x in strings:
+                try:
+                    x.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValueError(f"{name} is not valid Unicode (a lone surrogate escape)")
             for i, line in enumerate(self.text):
                 if len(line) > limits.max_chars:
                     raise ValueError(f"text[{i}] has {len(line)} characters; the limit is "
@@ -181,6 +192,13 @@ def create_app(translator: Translator, cfg: DictConfig, info: dict) -> FastAPI:
                               "encoder–decoder. Concurrent requests are decoded together.",
                   lifespan=lifespan)
     app.state.batcher = batcher
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request, exc: RequestValidationError) -> Response:
+        """FastAPI's 422, with non-ASCII escaped: the input it echoes may hold lone
+        surrogates (from JSON escapes), which UTF-8 cannot encode."""
+        body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
+        return Response(body, 422, media_type="application/json")
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes,
                        lt_prefix=cfg.libretranslate.prefix)
     app.include_router(libretranslate_router(cfg, translator, batcher, access, files),

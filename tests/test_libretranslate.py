@@ -256,6 +256,12 @@ def test_text_file_round_trip_and_file_errors(client, reference):
     assert ok.status_code == 200
     a, b, c = reference.translate([ONE] + TWO)
     assert client.get(ok.json()["translatedFileUrl"]).text == f"# {a}\n\n- {b}\n- {c}\n"
+    german = send("de.txt", "Das Wetter ist heute sehr schön und wir gehen an den Strand.\n"
+                  .encode(), source="auto")
+    assert german.status_code == 400 and german.json()["error"].startswith("de is not supported")
+    english = "The weather is lovely today and we are going to the beach.\n"
+    same = send("en.txt", english.encode(), source="auto")
+    assert client.get(same.json()["translatedFileUrl"]).text == english
     assert client.get(LT + "/download_file/../../etc/passwd").status_code == 404
     assert client.get(LT + "/download_file/" + "0" * 32 + ".x.txt").status_code == 404
 

@@ -271,7 +271,7 @@ def libretranslate_router(cfg, translator, batcher, access: Access, files: Path)
             if upload is None or isinstance(upload, (str, list)):
                 raise LTError(400, "Invalid request: missing file parameter (a multipart "
                                    "upload)")
-            _language(params, "source", ("fr", "auto"))
+            source = _language(params, "source", ("fr", "auto"))
             _language(params, "target", ("en",))
             name = Path(upload.filename or "file.txt").name
             suffix = Path(name).suffix.lower()
@@ -286,7 +286,9 @@ def libretranslate_router(cfg, translator, batcher, access: Access, files: Path)
                 raise LTError(400, f"Invalid request: Request ({len(text)}) exceeds text limit "
                                    f"({lt.char_limit})")
             doc = HtmlDocument(text) if suffix in (".html", ".htm") else TextDocument(text)
-            out = (await translate_documents([doc], 0, suffix != ".txt"))[0][0]
+            english = source == "auto" and detected([text], [doc])[0]["language"] == "en"
+            out = text if english or not doc.units else \
+                (await translate_documents([doc], 0, suffix != ".txt"))[0][0]
             stored = f"{uuid.uuid4().hex}.{_UNSAFE.sub('_', name)[:100]}"
             (files / stored).write_text(out, encoding="utf-8")
             kept = sorted(files.iterdir(), key=lambda p: p.stat().st_mtime)

@@ -28,7 +28,7 @@ from ..decoding.output import pharaoh
 from ..decoding.translator import Translator
 from ..text.glossary import Glossary
 from ..text.langid import warm_up
-from ..text.layout import TextDocument
+from ..text.layout import TextDocument, renderings
 from .access import Access
 from .batcher import Batcher
 from .libretranslate import files_folder, libretranslate_router, remove_folder
@@ -265,11 +265,9 @@ def create_app(translator: Translator, cfg: DictConfig, info: dict) -> FastAPI:
         for d in docs:
             mine, start = results[start:start + len(d.units)], start + len(d.units)
             n = len(mine[0].nbest) if mine else 1
-            versions = [Hypothesis(text=d.render([t.nbest[min(k, len(t.nbest) - 1)].text
-                                                  for t in mine]),
-                                   score=sum(t.nbest[min(k, len(t.nbest) - 1)].score
-                                             for t in mine) / max(len(mine), 1))
-                        for k in range(n)]
+            versions = [Hypothesis(text=text, score=sum(t.nbest[min(k, len(t.nbest) - 1)].score
+                                                        for t in mine) / max(len(mine), 1))
+                        for k, text in enumerate(renderings(d, mine, n))]
             out.append(Translation(text=versions[0].text, score=versions[0].score,
                                    n_best=versions))
         return out

@@ -27,7 +27,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from ..decoding.alignment import word_alignment
 from ..text.html import HtmlDocument
 from ..text.langid import detect
-from ..text.layout import Result, TextDocument
+from ..text.layout import Result, TextDocument, renderings
 from .access import Access
 
 LANGUAGES = [{"code": "fr", "name": "French", "targets": ["en"]},
@@ -176,12 +176,8 @@ def libretranslate_router(cfg, translator, batcher, access: Access, files: Path)
             start += len(d.units)
             best = [Result(t.text, word_alignment(t, translator.vocab.tgt_pieces(
                 t.hypothesis.tokens)) if html else None) for t in mine]
-            versions = [d.render(best)]
-            for k in range(1, alternatives + 1):
-                alt = d.render([Result(t.nbest[min(k, len(t.nbest) - 1)].text) for t in mine])
-                if alt not in versions:
-                    versions.append(alt)
-            out.append(versions)
+            versions = renderings(d, mine, alternatives + 1, best)
+            out.append([v for k, v in enumerate(versions) if v not in versions[:k]])
         return out
 
     def detected(texts: list[str], docs: list) -> list[dict]:

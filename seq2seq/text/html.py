@@ -131,7 +131,7 @@ class HtmlDocument:
     def __init__(self, source: str):
         self.tokens = tokenize(source)
         self.units: list[str] = []
-        self._plan: list = []  # raw strings and runs, in order
+        self._plan: list = []  # in order: raw strings, and runs (tokens, offsets, units, first)
         run: list[Token] = []
         skip: list[str] = []  # open untranslated elements
         for tok in self.tokens:
@@ -173,7 +173,7 @@ class HtmlDocument:
         units = _units(text, elements)
         first = len(self.units)
         self.units += [text[u.start:u.end] for u in units]
-        self._plan.append((run, where, text, units, first))
+        self._plan.append((run, where, units, first))
 
     # -- rendering --------------------------------------------------------------------------
 
@@ -185,7 +185,7 @@ class HtmlDocument:
             if isinstance(item, str):
                 out.append(item)
             else:
-                run, where, text, units, first = item
+                run, where, units, first = item
                 out.append(_render_run(run, where, units, results[first:first + len(units)]))
         return "".join(out)
 

@@ -50,3 +50,14 @@ def _unmarked(text: str, span: Span) -> Span:
         return span  # not at the start of a line
     m = MARKER.match(text, span.start, span.end)
     return Span(m.end(), span.end) if m and m.end() < span.end else span
+
+
+def renderings(doc, translations: list, count: int, best: list[Result] | None = None) -> list:
+    """`doc` (a TextDocument or HtmlDocument) rendered `count` times: with the best translation
+    of each of its units (or `best`, e.g. with alignments), then with the second of each n-best
+    list, and so on (the last where a list is shorter). `translations` have `.nbest` lists of
+    candidates with `.text`."""
+    out = [doc.render(best if best is not None else [t.nbest[0].text for t in translations])]
+    for k in range(1, count):
+        out.append(doc.render([t.nbest[min(k, len(t.nbest) - 1)].text for t in translations]))
+    return out

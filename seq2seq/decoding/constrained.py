@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ..data.vocab import BOS, EOS
+from ..data.vocab import EOS
 from .core import Hypothesis, length_penalty
+from .search import beam_start
 
 NEG = float("-inf")
 
@@ -106,16 +107,11 @@ def constrained_beam_search(model, src: torch.Tensor, src_lens: torch.Tensor,
     id sequences), best first; when none could be finished with all of them (no room within
     the maximum length), the best unfinished ones. Scores as in `beam_search`."""
     B, K, dev = src.size(0), beam_size, src.device
-    state = model.encode(src, src_lens).select(torch.arange(B, device=dev).repeat_interleave(K))
+    state, scores, seqs, steps, y = beam_start(model, src, src_lens, K)  # scores (n, K)
     alive = list(range(B))
-    scores = torch.full((B, K), NEG, device=dev)
-    scores[:, 0] = 0.0  # (n, K)
-    seqs = torch.full((B * K, 0), BOS, dtype=torch.long, device=dev)  # (n*K, t)
-    steps = torch.zeros((B * K, 0), device=dev)  # (n*K, t) token log-probs
     hist = None  # (n*K, t, S)
     progress = [Progress.start(constraints[i]) for i in range(B) for _ in range(K)]
     finished: list[list[tuple[bool, Hypothesis]]] = [[] for _ in range(B)]
-    y = torch.full((B * K, 1), BOS, dtype=torch.long, device=dev)
     for t in range(max(max_len)):
         logp, state, weights = model.step_log_probs(y, state)  # (n*K, V)
         n, V = len(alive), logp.size(-1)

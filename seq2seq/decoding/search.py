@@ -55,6 +55,20 @@ def greedy(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor, max_len: l
     return out  # type: ignore[return-value]
 
 
+def beam_start(model, src: torch.Tensor, src_lens: torch.Tensor, K: int) -> tuple:
+    """The start of a beam search: the encoder's state with each sentence's row repeated K
+    times; scores (B, K) of cumulative log-probs with one live beam per sentence; the empty
+    sequences and their token log-probs (B*K, 0); the BOS inputs (B*K, 1)."""
+    B, dev = src.size(0), src.device
+    state = model.encode(src, src_lens).select(torch.arange(B, device=dev).repeat_interleave(K))
+    scores = torch.full((B, K), float("-inf"), device=dev)
+    scores[:, 0] = 0.0
+    seqs = torch.full((B * K, 0), BOS, dtype=torch.long, device=dev)
+    steps = torch.zeros((B * K, 0), device=dev)
+    y = torch.full((B * K, 1), BOS, dtype=torch.long, device=dev)
+    return state, scores, seqs, steps, y
+
+
 @torch.no_grad()
 def beam_search(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor, max_len: list[int],
                 beam_size: int, n_best: int = 1, alpha: float = 0.0,
@@ -65,15 +79,10 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor, max_l
     sentence is done once it has `beam_size` finished hypotheses or reaches its maximum length.
     """
     B, K, dev = src.size(0), beam_size, src.device
-    state = model.encode(src, src_lens).select(torch.arange(B, device=dev).repeat_interleave(K))
+    state, scores, seqs, steps, y = beam_start(model, src, src_lens, K)
     alive = list(range(B))  # original index of each active sentence
-    scores = torch.full((B, K), float("-inf"), device=dev)
-    scores[:, 0] = 0.0  # (n, K) cumulative log-probs; one live beam at the start
-    seqs = torch.full((B * K, 0), BOS, dtype=torch.long, device=dev)  # (n*K, t)
-    steps = torch.zeros((B * K, 0), device=dev)  # (n*K, t) log-prob of each token of seqs
     hist = None  # (n*K, t, S) attention history, when asked for
     finished: list[list[Hypothesis]] = [[] for _ in range(B)]
-    y = torch.full((B * K, 1), BOS, dtype=torch.long, device=dev)
     for t in range(max(max_len)):
         logp, state, weights = model.step_log_probs(y, state)  # (n*K, V)
         n, V = len(alive), logp.size(-1)

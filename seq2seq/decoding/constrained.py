@@ -23,7 +23,7 @@ import torch
 
 from ..data.vocab import EOS
 from .core import Hypothesis, length_penalty
-from .search import beam_start
+from .search import beam_start, beam_step
 
 NEG = float("-inf")
 
@@ -113,11 +113,8 @@ def constrained_beam_search(model, src: torch.Tensor, src_lens: torch.Tensor,
     progress = [Progress.start(constraints[i]) for i in range(B) for _ in range(K)]
     finished: list[list[tuple[bool, Hypothesis]]] = [[] for _ in range(B)]
     for t in range(max(max_len)):
-        logp, state, weights = model.step_log_probs(y, state)  # (n*K, V)
+        logp, state, hist = beam_step(model, y, state, hist, attention)  # logp (n*K, V)
         n, V = len(alive), logp.size(-1)
-        if attention:
-            w = weights.float()  # (n*K, 1, S)
-            hist = w if hist is None else torch.cat([hist, w], dim=1)
         cand = scores.unsqueeze(-1) + logp.view(n, K, V)  # (n, K, V)
         unmet = torch.tensor([not p.done for p in progress], device=dev).view(n, K)
         cand[..., EOS] = cand[..., EOS].masked_fill(unmet, NEG)  # </s> once all terms are in

@@ -21,10 +21,6 @@ class Columns:
     def __init__(self, translator, alignments: bool = False, scores: bool = False):
         self.translator, self.alignments, self.scores = translator, alignments, scores
 
-    @property
-    def attention(self) -> bool:
-        return self.alignments
-
     def line(self, t: Translation) -> str:
         cols = [t.text]
         pieces = self.translator.vocab.tgt_pieces(t.hypothesis.tokens) \

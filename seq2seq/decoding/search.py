@@ -69,6 +69,16 @@ def beam_start(model, src: torch.Tensor, src_lens: torch.Tensor, K: int) -> tupl
     return state, scores, seqs, steps, y
 
 
+def beam_step(model, y: torch.Tensor, state, hist, attention: bool) -> tuple:
+    """One decoder step for every beam: log-probs (n*K, V), the new state, and the attention
+    history (n*K, t, S) with this step's weights added when `attention` (else None)."""
+    logp, state, weights = model.step_log_probs(y, state)
+    if attention:
+        w = weights.float()  # (n*K, 1, S)
+        hist = w if hist is None else torch.cat([hist, w], dim=1)
+    return logp, state, hist
+
+
 @torch.no_grad()
 def beam_search(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor, max_len: list[int],
                 beam_size: int, n_best: int = 1, alpha: float = 0.0,
@@ -84,11 +94,8 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor, max_l
     hist = None  # (n*K, t, S) attention history, when asked for
     finished: list[list[Hypothesis]] = [[] for _ in range(B)]
     for t in range(max(max_len)):
-        logp, state, weights = model.step_log_probs(y, state)  # (n*K, V)
+        logp, state, hist = beam_step(model, y, state, hist, attention)  # logp (n*K, V)
         n, V = len(alive), logp.size(-1)
-        if attention:
-            w = weights.float()  # (n*K, 1, S)
-            hist = w if hist is None else torch.cat([hist, w], dim=1)
         cand = (scores.unsqueeze(-1) + logp.view(n, K, V)).view(n, K * V)
         top_s, top_i = cand.topk(2 * K, dim=1)  # (n, 2K)
         top_beam, top_tok = top_i // V, top_i % V  # (n, 2K)

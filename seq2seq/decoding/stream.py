@@ -85,7 +85,7 @@ def translate_stream(translator, src: BinaryIO, out: TextIO, n_best: int = 1,
     """
     done = 0
     reader = LineReader(src.fileno())
-    attention = bool(columns and columns.attention)
+    attention = bool(columns and columns.alignments)
     for first, lines in batches(reader, translator.decode.batch_size, translator.warn):
         for i, t in enumerate(translator.translations(lines, attention=attention,
                                                       first_line=first)):

@@ -249,7 +249,8 @@ def create_app(translator: Translator, cfg: DictConfig, info: dict) -> FastAPI:
         return TranslateResponse(translations=out, attention=attention)
 
     def _one(t, req) -> Translation:
-        pieces = translator.vocab.tgt_pieces(t.hypothesis.tokens)
+        pieces = translator.vocab.tgt_pieces(t.hypothesis.tokens) \
+            if req.alignments or req.scores else []  # only when asked for: every response
         conf = sentence_confidence(t) if req.scores else None
         return Translation(
             text=t.text, score=t.score,

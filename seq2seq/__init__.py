@@ -7,9 +7,9 @@
 The package, by layer (lower layers never import higher ones): `config` (schema and composition)
 and the small shared modules (`errors`, `atomic`, `checkpoint`, `machine`, `memory`, `plot`);
 `data` (corpora → cleaned pairs → SentencePiece → cached arrays → batches); `model`; `decoding`
-(search and translators); `evaluation`; `training`; then `export`, `serve`, `bench` and `cli`
-(the commands). Names are imported on first use, so that `import seq2seq` stays cheap and the
-ONNX translator never imports torch.
+(search and translators); `evaluation` and `distill` (a teacher's corpus); `training`; then
+`export`, `serve`, `bench` and `cli` (the commands). Names are imported on first use, so that
+`import seq2seq` stays cheap and the ONNX translator never imports torch.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ _EXPORTS = {
     "prepare": "seq2seq.api",
     "train": "seq2seq.api",
     "evaluate": "seq2seq.api",
+    "distill": "seq2seq.api",
 }
 __all__ = sorted(_EXPORTS)
 

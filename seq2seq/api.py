@@ -20,8 +20,8 @@ Config = DictConfig | list[str] | None
 
 
 def load_config(name: str = "train", overrides: list[str] = ()) -> DictConfig:
-    """`conf/<name>.yaml` (train, prepare_data, evaluate, analyze) composed with Hydra overrides
-    and checked, as the command `seq2seq-<name>` would run it."""
+    """`conf/<name>.yaml` (train, prepare_data, evaluate, distill, analyze) composed with Hydra
+    overrides and checked, as the command `seq2seq-<name>` would run it."""
     cfg = compose_config(name, list(overrides))
     check_config(cfg, name)
     return cfg
@@ -53,7 +53,8 @@ def train(cfg: Config = None, run_dir: str | Path = "outputs/train") -> dict:
     from .training.loop import train as _train
 
     _log_to_console()
-    return _train(_config("train", cfg), Path(run_dir))
+    overrides = [] if isinstance(cfg, DictConfig) else list(cfg or [])
+    return _train(_config("train", cfg), Path(run_dir), overrides=overrides)
 
 
 def evaluate(cfg: Config, run_dir: str | Path = "outputs/evaluate") -> dict:
@@ -63,3 +64,12 @@ def evaluate(cfg: Config, run_dir: str | Path = "outputs/evaluate") -> dict:
 
     _log_to_console()
     return _evaluate(_config("evaluate", cfg), Path(run_dir))
+
+
+def distill(cfg: Config) -> dict:
+    """Translate a training corpus with a teacher as `seq2seq-distill` does (give
+    `teacher=...` among the overrides); returns the number of pairs written and the speed."""
+    from .distill.corpus import distill as _distill
+
+    _log_to_console()
+    return _distill(_config("distill", cfg))

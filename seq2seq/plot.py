@@ -41,12 +41,14 @@ def plot_curves(rows: list[dict], path: Path) -> None:
 
     steps = [r["step"] for r in rows]
     fig, (ax_loss, ax_bleu) = plt.subplots(1, 2, figsize=(9, 3.4))
-    ax_loss.plot(steps, [r["train_loss"] for r in rows], label="train", marker=".")
+    ax_loss.plot(steps, [float("nan") if r["train_loss"] is None else r["train_loss"]
+                         for r in rows], label="train", marker=".")
     ax_loss.plot(steps, [r["valid_loss"] for r in rows], label="validation", marker=".")
     ax_loss.set_ylabel("loss per target token")
     ax_loss.legend()
     ax_bleu.plot(steps, [r["valid_bleu"] for r in rows], color="tab:green", marker=".",
-                 label="all validation sets")
+                 label="selection (train.select_on)" if "valid_bleu_all" in rows[-1]
+                 else "all validation sets")
     for name in rows[-1].get("valid_bleu_sets", {}):  # one line per set when there are several
         per_set = [r.get("valid_bleu_sets", {}).get(name, float("nan")) for r in rows]
         ax_bleu.plot(steps, per_set, ls="--", marker=".", label=name)

@@ -57,6 +57,27 @@ def test_quick_benchmark_writes_json_and_table(trained, script_env, tmp_path):
     assert "| training target tokens/s fp32 / bf16 |" in (tmp_path / "benchmark.md").read_text()
 
 
+def test_a_student_is_decoded_beside_its_teacher(trained, script_env, tmp_path):
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--quick",
+                        "--only", "decode,onnx", "--checkpoint", str(trained), "--student",
+                        str(trained), "--out", str(tmp_path), *TINY, "train.threads=1"],
+                       env=script_env, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert r.returncode == 0, r.stderr
+    report = json.loads((tmp_path / "benchmark.json").read_text())
+    for name in ("greedy", "greedy_int8", "beam5"):
+        assert report[f"student_decode_{name}_sents_per_s"] > 0
+    # the same model as teacher and student: the same parameters and the same greedy output
+    assert report["student_parameters"] == report["teacher_parameters"] > 0
+    assert report["student_decode_greedy_bleu"] == report["decode_greedy_bleu"]
+    assert report["student_greedy_bleu_minus_teacher_beam5"] == round(
+        report["decode_greedy_bleu"] - report["decode_beam5_bleu"], 2)
+    if importlib.util.find_spec("onnxruntime"):
+        assert report["student_onnx_greedy_identical"] >= 0.99
+    table = (tmp_path / "benchmark.md").read_text()
+    assert "student greedy against teacher beam 5: speed ×, BLEU difference" in table
+    assert not any(k.startswith("_") for k in report)
+
+
 def test_train_windows_end_at_their_time_limit(make_cfg):
     """A precision the CPU only emulates must not hold the benchmark for an hour: with
     `max_window_s`, each window stops after its first step once that much time has passed."""

@@ -15,7 +15,7 @@ LAYERS = [
     {"data", "text"},
     {"model"},
     {"decoding"},
-    {"evaluation"},
+    {"evaluation", "distill"},
     {"training"},
     {"export", "serve", "bench", "api", "sweep"},
     {"cli"},

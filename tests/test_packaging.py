@@ -35,7 +35,7 @@ def test_every_command_has_a_main():
     scripts = PYPROJECT["project"]["scripts"]
     assert {"seq2seq-prepare", "seq2seq-train", "seq2seq-evaluate", "seq2seq-translate",
             "seq2seq-serve", "seq2seq-export", "seq2seq-average", "seq2seq-analyze",
-            "seq2seq-report", "seq2seq-benchmark"} == set(scripts)
+            "seq2seq-report", "seq2seq-benchmark", "seq2seq-distill"} == set(scripts)
     for target in scripts.values():
         module, func = target.split(":")
         assert callable(getattr(importlib.import_module(module), func))

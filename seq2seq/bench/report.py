@@ -45,7 +45,32 @@ def _decode_rows(r: dict) -> list[tuple[str, str]]:
                   f"{r['decode_beam5_int8_sents_per_s']:.0f}"),
                  ("--quantize int8: BLEU greedy / beam 5",
                   f"{r['decode_greedy_int8_bleu']:.1f} / {r['decode_beam5_int8_bleu']:.1f}")]
+    if "student_decode_greedy_sents_per_s" in r:
+        rows += _student_rows(r)
     return rows
+
+
+def _student_rows(r: dict) -> list[tuple[str, str]]:
+    """A distilled student beside its teacher (benchmark --student)."""
+    searches = [("greedy", "greedy"), ("greedy_int8", "greedy int8"), ("beam5", "beam 5")]
+    if "student_onnx_greedy_sents_per_s" in r:
+        searches.insert(2, ("onnx_greedy", "ONNX greedy"))
+
+    def key(name, what):
+        return f"student_{name}_{what}" if name.startswith("onnx") else \
+            f"student_decode_{name}_{what}"
+
+    names = " / ".join(label for _, label in searches)
+    return [
+        ("student / teacher parameters",
+         f"{r['student_parameters']:,} / {r['teacher_parameters'] or 0:,}"),
+        (f"student sentences/s: {names}",
+         " / ".join(f"{r[key(n, 'sents_per_s')]:.0f}" for n, _ in searches)),
+        (f"student BLEU: {names}", " / ".join(f"{r[key(n, 'bleu')]:.1f}" for n, _ in searches)),
+        ("student greedy against teacher beam 5: speed ×, BLEU difference",
+         f"{r['student_greedy_speedup_vs_teacher_beam5']:.2f}× / "
+         f"{r['student_greedy_bleu_minus_teacher_beam5']:+.1f}"),
+    ]
 
 
 def _other_rows(r: dict) -> list[tuple[str, str]]:

@@ -46,8 +46,10 @@ def machine_info(threads: int, device: str) -> dict:
 def run_benchmark(cfg: DictConfig, quick: bool, checkpoint: str | None, stream_lines: list[int],
                   train_run: str | None, device: str = "cpu", sections=SECTIONS,
                   overrides: list[str] = (), prepare_pairs: list[int] = (),
-                  log=print, soak_requests: int | None = None) -> dict:
-    """`overrides`: the Hydra overrides that made `cfg`, for the commands run under torchrun."""
+                  log=print, soak_requests: int | None = None, student: str | None = None
+                  ) -> dict:
+    """`overrides`: the Hydra overrides that made `cfg`, for the commands run under torchrun.
+    `student`: a distilled student's checkpoint, decoded beside `checkpoint` (its teacher)."""
     threads = cfg.train.threads
     container = OmegaConf.to_container(cfg, resolve=True)
     from ..data.prepare import load_splits, prepare
@@ -63,6 +65,10 @@ def run_benchmark(cfg: DictConfig, quick: bool, checkpoint: str | None, stream_l
         _train(report, container, threads, device, quick, log)
     if "decode" in sections:
         _decode(report, container, checkpoint, threads, device, limit, log)
+        if student:
+            _decode(report, container, student, threads, device, limit, log, "student_",
+                    [("greedy", 1, False), ("greedy_int8", 1, True), ("beam5", 5, False)])
+            _student_summary(report, checkpoint, student)
     if "commands" in sections and checkpoint:
         for name, beam in (("greedy", 1), ("beam5", 5)):
             log(f"seq2seq-translate --input, {name} ...")
@@ -79,6 +85,8 @@ def run_benchmark(cfg: DictConfig, quick: bool, checkpoint: str | None, stream_l
                          torchrun_throughput(list(overrides), 2, max(threads // 2, 1), steps)]
     if "onnx" in sections and checkpoint and _have("onnxruntime", "onnx", log=log):
         _onnx(report, container, checkpoint, threads, limit, log)
+        if student:
+            _onnx(report, container, student, threads, limit, log, "student_", [("greedy", 1)])
     if "serve" in sections and checkpoint and _have("fastapi", "uvicorn", "httpx", log=log):
         from .serve_load import serve_load
 
@@ -176,37 +184,65 @@ def _train(report: dict, container: dict, threads: int, device: str, quick: bool
 
 
 def _decode(report: dict, container: dict, checkpoint: str | None, threads: int, device: str,
-            limit: int, log) -> None:
-    variants = [("greedy", 1, False), ("beam5", 5, False)]
-    if device == "cpu":
-        variants += [("greedy_int8", 1, True), ("beam5_int8", 5, True)]
+            limit: int, log, prefix: str = "", variants=None) -> None:
+    """Sentences/s, BLEU and memory of each search (`variants`: name, beam, int8); `prefix`
+    tells a student's keys from its teacher's."""
+    if variants is None:
+        variants = [("greedy", 1, False), ("beam5", 5, False)]
+        if device == "cpu":
+            variants += [("greedy_int8", 1, True), ("beam5_int8", 5, True)]
     for name, beam, int8 in variants:
-        log(f"decoding {name} ...")
+        if int8 and device != "cpu":
+            continue
+        log(f"decoding {prefix}{name} ...")
         r = run_phase("decode", {"cfg": container, "checkpoint": checkpoint, "beam": beam,
                                  "limit": limit, "int8": int8, "device": device}, threads)
-        report[f"decode_{name}_sents_per_s"] = r["sents_per_s"]
-        report[f"decode_{name}_bleu"] = r["bleu"]
-        report[f"peak_rss_mb_decode_{name}"] = r["peak_rss_mb"]
-        report[f"minor_faults_decode_{name}"] = r["minor_faults"]
-        report[f"system_s_decode_{name}"] = r["system_s"]
-        report.setdefault("_hyps", {})[name] = r["hypotheses"]
+        report[f"{prefix}decode_{name}_sents_per_s"] = r["sents_per_s"]
+        report[f"{prefix}decode_{name}_bleu"] = r["bleu"]
+        report[f"{prefix}peak_rss_mb_decode_{name}"] = r["peak_rss_mb"]
+        report[f"{prefix}minor_faults_decode_{name}"] = r["minor_faults"]
+        report[f"{prefix}system_s_decode_{name}"] = r["system_s"]
+        report.setdefault(f"_{prefix}hyps", {})[name] = r["hypotheses"]
     report["decode_sentences"] = limit
 
 
+def _student_summary(report: dict, teacher: str | None, student: str) -> None:
+    """The student against its teacher: parameters, and greedy against the teacher's beam 5."""
+    from ..checkpoint import load_checkpoint
+
+    def params(path):
+        if path is None:
+            return None
+        state = load_checkpoint(path)["model"]
+        seen = {}
+        for t in state.values():  # tied weights are one tensor under two names
+            seen[(t.data_ptr(), t.shape)] = t.numel()
+        return sum(seen.values())
+
+    report["student"] = student
+    report["student_parameters"], report["teacher_parameters"] = params(student), params(teacher)
+    report["student_greedy_speedup_vs_teacher_beam5"] = round(
+        report["student_decode_greedy_sents_per_s"] / report["decode_beam5_sents_per_s"], 2)
+    report["student_greedy_bleu_minus_teacher_beam5"] = round(
+        report["student_decode_greedy_bleu"] - report["decode_beam5_bleu"], 2)
+
+
 def _onnx(report: dict, container: dict, checkpoint: str, threads: int, limit: int,
-          log) -> None:
+          log, prefix: str = "", searches=(("greedy", 1), ("beam5", 5))) -> None:
     from ..export.onnx_export import export_onnx
 
     folder = export_onnx(checkpoint, Path(tempfile.mkdtemp()) / "export")
-    for name, beam in (("greedy", 1), ("beam5", 5)):
-        log(f"ONNX decoding {name} ...")
+    for name, beam in searches:
+        log(f"ONNX decoding {prefix}{name} ...")
         r = run_phase("onnx", {"cfg": container, "export_dir": str(folder), "beam": beam,
                                "limit": limit, "threads": threads}, threads)
-        report[f"onnx_{name}_sents_per_s"] = r["sents_per_s"]
-        report[f"onnx_{name}_bleu"] = r["bleu"]
-        torch_hyps = report.get("_hyps", {}).get(name)
+        report[f"{prefix}onnx_{name}_sents_per_s"] = r["sents_per_s"]
+        report[f"{prefix}onnx_{name}_bleu"] = r["bleu"]
+        torch_hyps = report.get(f"_{prefix}hyps", {}).get(name)
         if torch_hyps:
             same = sum(a == b for a, b in zip(r["hypotheses"], torch_hyps))
-            report[f"onnx_{name}_identical"] = same / len(torch_hyps)
+            report[f"{prefix}onnx_{name}_identical"] = same / len(torch_hyps)
+    if prefix:
+        return
     report["startup_s_onnx"] = startup_seconds(["--onnx", str(folder)], threads)
     report["startup_s_torch"] = startup_seconds(["--checkpoint", checkpoint], threads)

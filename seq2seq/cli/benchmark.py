@@ -25,6 +25,8 @@ def main() -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="short windows, 100 test sentences")
     p.add_argument("--checkpoint", help="a trained model for decoding, commands, ONNX, serving")
+    p.add_argument("--student", help="a distilled student's checkpoint: decoded (greedy, int8, "
+                   "ONNX) beside --checkpoint, its teacher")
     p.add_argument("--train-run", help="a training run dir: its BLEU-against-time curve")
     p.add_argument("--stream-lines", default="10000,100000",
                    help="comma-separated line counts to stream through seq2seq-translate")
@@ -52,8 +54,9 @@ def main() -> None:
         sizes = [20000] if args.quick else [int(x) for x in args.prepare_pairs.split(",") if x]
         report = run_benchmark(cfg, args.quick, args.checkpoint, lines, args.train_run,
                                args.device, sections, data + args.overrides, sizes,
-                               soak_requests=args.serve_soak)
-        report.pop("_hyps", None)
+                               soak_requests=args.serve_soak, student=args.student)
+        for key in [k for k in report if k.startswith("_")]:
+            report.pop(key)
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "benchmark.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -32,6 +32,11 @@ def check_config(cfg: DictConfig, job: str) -> None:
             _CROSS[name](cfg[name], name)
     if job == "serve":
         _cross_serve(cfg)
+    if job == "train":
+        _cross_train_job(cfg)
+    if job == "distill" and cfg.select == "chrf" and cfg.decode.n_best < 2:
+        raise Seq2SeqError("select=chrf picks among the teacher's n-best translations: set "
+                           "decode.n_best (e.g. decode.n_best=5 with beam 5)")
 
 
 def check_section(node: DictConfig, name: str) -> None:
@@ -129,6 +134,16 @@ def _cross_serve(cfg: DictConfig) -> None:
               "trailing slash, not one of the native API's paths)")
 
 
+def _cross_train_job(cfg: DictConfig) -> None:
+    if cfg.train.name == "finetune" and not cfg.train.init_from:
+        raise Seq2SeqError("train=finetune starts from a trained model: give "
+                           "train.init_from=<checkpoint>, e.g. outputs/main/checkpoints/best.pt")
+    choice, splits = cfg.train.select_on, list(cfg.data.valid_splits)
+    if choice not in ("all", "first") and choice not in splits:
+        _fail("train.select_on", choice, f"choose all, first or one of data.valid_splits "
+              f"{splits}")
+
+
 def _cross_model(cfg: DictConfig, name: str) -> None:
     att = cfg.attention
     memory = cfg.encoder.hidden * (2 if cfg.encoder.bidirectional else 1)
@@ -178,10 +193,11 @@ def _cross_data(cfg: DictConfig, name: str) -> None:
     if not cfg.valid_splits:
         raise Seq2SeqError(f"{name}.valid_splits is empty; training needs a validation split")
     training = list(cfg.corpora) + train_files
-    for corpus in cfg.weights:
-        if corpus not in training:
-            raise Seq2SeqError(f"{name}.weights.{corpus}: not a training corpus of "
-                               f"data={cfg.name} ({training})")
+    for key in ("weights", "sample"):
+        for corpus in cfg[key]:
+            if corpus not in training:
+                raise Seq2SeqError(f"{name}.{key}.{corpus}: not a training corpus of "
+                                   f"data={cfg.name} ({training})")
 
 
 def _check_file_spec(spec: DictConfig, where: str) -> None:

@@ -164,6 +164,8 @@ class TrainConfig:
     patience: int = count()
     max_bad_steps: int = positive_int()
     resume: str | None = None
+    init_from: str | None = None
+    select_on: str = ""
     dist_backend: DistBackend = DistBackend.auto
     dist_timeout_minutes: float = positive()
 
@@ -234,6 +236,7 @@ class SpmConfig:
     byte_fallback: bool = True
     max_sentences: int = positive_int()
     seed: int = count()
+    vocab_from: str | None = None
 
 
 @dataclass
@@ -252,6 +255,8 @@ class DataConfig:
     drop_leaks: bool = False
     tsv_bad_lines: BadLines = BadLines.error
     weights: dict[str, float] = positive()
+    sample: dict[str, int] = positive_int()
+    sample_seed: int = count()
     valid_splits: list[str] = None
     test_splits: list[str] = None
     spm: SpmConfig = None
@@ -342,7 +347,23 @@ class AnalyzeJob:
     device: RunDevice = RunDevice.cpu
 
 
-JOBS = {"train": TrainJob, "prepare_data": PrepareJob, "evaluate": EvaluateJob,
-        "analyze": AnalyzeJob, "serve": ServeConfig}
+Select = _choices("Select", "best", "chrf")
+
+
+@dataclass
+class DistillJob:
+    data: DataConfig = None
+    decode: DecodeConfig = None
+    teacher: str | list[str] = ""
+    average: bool = False
+    out_dir: str = ""
+    select: Select = Select.best
+    chunk: int = positive_int()
+    threads: int = positive_int()
+    device: RunDevice = RunDevice.cpu
+
+
+JOBS = {"train": TrainJob, "distill": DistillJob, "prepare_data": PrepareJob,
+        "evaluate": EvaluateJob, "analyze": AnalyzeJob, "serve": ServeConfig}
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig,
             "decode": DecodeConfig}

@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from ..errors import Seq2SeqError
 from .cleaning import keep_pair, normalize, settings
+from .sample import sample_pairs
 from .user_files import iter_pairs
 from .vocab import Vocab, load_spm, seen_target_ids, train_sentencepiece
 
@@ -143,11 +144,15 @@ def _clean_chunk(pairs: Pairs) -> tuple:
 
 def _source_pairs(cfg: DictConfig, name: str, builtin: dict[str, Pairs],
                   skipped: list[int]) -> Iterator[tuple[str, str]]:
-    """Training pairs of one corpus as read: built-in ones normalised and filtered already."""
+    """Training pairs of one corpus as read: built-in ones normalised and filtered already;
+    with `data.sample`, a random sample of them."""
     if name in builtin:
-        return iter(builtin[name])
-    spec = next(s for s in cfg.files.train if s.name == name)
-    return iter_pairs(spec, cfg.tsv_bad_lines, skipped)
+        pairs = iter(builtin[name])
+    else:
+        spec = next(s for s in cfg.files.train if s.name == name)
+        pairs = iter_pairs(spec, cfg.tsv_bad_lines, skipped)
+    n = (cfg.get("sample") or {}).get(name)
+    return sample_pairs(pairs, n, cfg.sample_seed, name) if n else pairs
 
 
 def spool_training_pairs(cfg: DictConfig, names: list[str], builtin: dict[str, Pairs],
@@ -224,7 +229,13 @@ def _report(counts: dict, log) -> None:
            if dropped else ""))
 
 
-def fit_vocab(cfg: DictConfig, spool: Spool, threads: int, log) -> Vocab:
+def fit_vocab(cfg: DictConfig, spool: Spool, threads: int, log, given: Vocab | None = None
+              ) -> Vocab:
+    """SentencePiece fitted on the spool; or the `given` vocabulary (data.spm.vocab_from)."""
+    if given is not None:
+        log(f"encoding {spool.count:,} training pairs with the vocabulary of "
+            f"{cfg.spm.vocab_from} (data.spm.vocab_from; not refitted)")
+        return given.with_target_ids(None)
     log(f"fitting SentencePiece ({cfg.spm.model_type}, {cfg.spm.vocab_size} pieces, "
         f"{'joint' if cfg.spm.joint else 'separate'}) on {spool.count:,} training pairs")
     if cfg.spm.joint:
@@ -287,6 +298,28 @@ def keep_seen_target_pieces(vocab: Vocab, counts: np.ndarray, folder: Path, log,
     return out
 
 
+def keep_given_target_pieces(vocab: Vocab, target_ids: list[int] | None, counts: np.ndarray,
+                             folder: Path, log, chunk: int = 1 << 24) -> Vocab:
+    """The output vocabulary of a given vocabulary (a checkpoint's) kept as it is: target
+    pieces outside it become UNK in train.tgt.ids.bin (rewritten in place), and the log says how
+    many tokens that is."""
+    out = vocab.with_target_ids(target_ids)
+    if target_ids is None:
+        return out
+    outside = np.ones(len(counts), dtype=bool)
+    outside[target_ids] = False
+    lost, total = int(counts[outside].sum()), int(counts.sum())
+    ids = np.memmap(folder / "train.tgt.ids.bin", mode="r+", dtype=np.int32)
+    for start in range(0, len(ids), chunk):
+        ids[start: start + chunk] = out.to_output_ids(ids[start: start + chunk])
+    ids.flush()
+    del ids
+    log(f"output vocabulary: the checkpoint's {out.tgt_size:,} pieces; {lost:,} of {total:,} "
+        f"target tokens ({100 * lost / max(total, 1):.2f} %) use pieces outside it and become "
+        f"<unk>")
+    return out
+
+
 def _in_order(pool, func, items: Iterator, ahead: int) -> Iterator:
     """`func` of each item, run in `pool`, in input order, with at most `ahead` in flight
     (bounded memory, unlike Pool.imap, which reads its whole input)."""
@@ -340,9 +373,11 @@ def encode_split(vocab: Vocab, pairs: Pairs) -> dict:
 
 
 def build(cfg: DictConfig, folder: Path, held: dict[str, Pairs], train_names: list[str],
-          builtin_train: dict[str, Pairs], threads: int, log) -> dict:
+          builtin_train: dict[str, Pairs], threads: int, log, given: Vocab | None = None
+          ) -> dict:
     """Write the training arrays into `folder`; return the metadata (vocabulary, encoded
-    validation data, sizes, per-corpus counts) that goes beside them."""
+    validation data, sizes, per-corpus counts) that goes beside them. With a `given`
+    vocabulary (a checkpoint's), the data is encoded with it instead of a fitted one."""
     start = time.perf_counter()
     held_out = {f for pairs in held.values() for f, _ in pairs} if cfg.drop_leaks else set()
     spool = Spool(folder)
@@ -350,10 +385,12 @@ def build(cfg: DictConfig, folder: Path, held: dict[str, Pairs], train_names: li
         stats = spool_training_pairs(cfg, train_names, builtin_train, held_out, spool, log,
                                      threads)
         spooled = time.perf_counter()
-        vocab = fit_vocab(cfg, spool, threads, log)
+        vocab = fit_vocab(cfg, spool, threads, log, given)
         fitted = time.perf_counter()
         counts = encode_spool(vocab, spool, folder, threads)
-        if cfg.spm.target_pieces == "seen":
+        if given is not None:
+            vocab = keep_given_target_pieces(vocab, given.target_ids, counts, folder, log)
+        elif cfg.spm.target_pieces == "seen":
             vocab = keep_seen_target_pieces(vocab, counts, folder, log)
     finally:
         spool.close()

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from ..checkpoint import load_checkpoint
 from ..config import check_section
 from ..config.schema import MULTI30K_SPLITS
 from ..errors import Seq2SeqError
@@ -129,12 +130,32 @@ def train_groups(cfg: DictConfig, prep: Prepared) -> list[tuple[int, int, float]
     return groups
 
 
-def cache_key(cfg: DictConfig) -> str:
-    """Hash of everything that changes the prepared data (not paths or URLs)."""
+def given_vocab(cfg: DictConfig) -> Vocab | None:
+    """The vocabulary of the checkpoint `data.spm.vocab_from` names (None: fit one)."""
+    path = cfg.spm.get("vocab_from")
+    return Vocab.from_dict(load_checkpoint(path)["vocab"]) if path else None
+
+
+def vocab_digest(vocab: Vocab) -> str:
+    """A short hash of a vocabulary: its SentencePiece model(s) and output piece list."""
+    h = hashlib.sha256(vocab.src_model)
+    h.update(vocab.tgt_model or b"")
+    h.update(json.dumps(vocab.target_ids).encode())
+    return h.hexdigest()[:12]
+
+
+def cache_key(cfg: DictConfig, given: Vocab | None = None) -> str:
+    """Hash of everything that changes the prepared data (not paths or URLs). With a `given`
+    vocabulary, its digest stands for the SentencePiece settings."""
     keys = ("corpora", "normalize", "filter", "tatoeba_split", "valid_splits", "test_splits",
             "spm", "files", "dedupe", "drop_leaks", "tsv_bad_lines")
     relevant = {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k])
                 else cfg[k] for k in keys if k in cfg}
+    relevant["spm"].pop("vocab_from", None)
+    if given is not None:
+        relevant["spm"] = {"given_vocab": vocab_digest(given)}
+    if cfg.get("sample"):
+        relevant["sample"] = [dict(cfg.sample), cfg.sample_seed]
     relevant["format"] = FORMAT_VERSION
     root = data_root(cfg)
     relevant["corpus_files"] = sorted(
@@ -149,7 +170,7 @@ def cache_key(cfg: DictConfig) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def _build(cfg: DictConfig, folder: Path, threads: int, log) -> dict:
+def _build(cfg: DictConfig, folder: Path, threads: int, log, given: Vocab | None) -> dict:
     held_names = list(dict.fromkeys(list(cfg.valid_splits) + list(cfg.test_splits)))
     builtin = load_splits(cfg, [f"{c}.train" for c in cfg.corpora] + held_names)
     for name, pairs in builtin.items():
@@ -158,7 +179,7 @@ def _build(cfg: DictConfig, folder: Path, threads: int, log) -> dict:
                                f"or check the corpus files in {data_root(cfg)}")
     held = {n: builtin[n] for n in held_names}
     train_builtin = {c: builtin[f"{c}.train"] for c in cfg.corpora}
-    return build(cfg, folder, held, training_corpora(cfg), train_builtin, threads, log)
+    return build(cfg, folder, held, training_corpora(cfg), train_builtin, threads, log, given)
 
 
 @contextlib.contextmanager
@@ -184,8 +205,9 @@ def prepare(cfg: DictConfig, threads: int = 1, force: bool = False, log=None) ->
     """
     check_section(cfg, "data")
     log = log or logger.info
+    given = given_vocab(cfg)
     cache = Path(os.path.expanduser(cfg.cache_dir)) / "prepared"
-    folder = cache / f"{cfg.name}-{cache_key(cfg)}"
+    folder = cache / f"{cfg.name}-{'vocab-' if given else ''}{cache_key(cfg, given)}"
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -194,18 +216,19 @@ def prepare(cfg: DictConfig, threads: int = 1, force: bool = False, log=None) ->
     with _lock(cache / f".{folder.name}.lock"):
         reused = (folder / META).exists() and not force
         if not reused:
-            _build_into(cfg, cache, folder, threads, log)
+            _build_into(cfg, cache, folder, threads, log, given)
     meta = torch.load(folder / META, weights_only=True)
     train = {**load_train_arrays(folder), "corpora": meta["train_corpora"]}
     return Prepared(folder, Vocab.from_dict(meta["vocab"]), train, meta["valid"],
                     meta["sizes"], reused)
 
 
-def _build_into(cfg: DictConfig, cache: Path, folder: Path, threads: int, log) -> None:
+def _build_into(cfg: DictConfig, cache: Path, folder: Path, threads: int, log,
+                given: Vocab | None) -> None:
     start = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(dir=cache, prefix=f".{folder.name}."))
     try:
-        meta = _build(cfg, tmp, threads, log)
+        meta = _build(cfg, tmp, threads, log, given)
         meta["format"] = FORMAT_VERSION
         torch.save(meta, tmp / META)
         (tmp / "sizes.json").write_text(json.dumps(

@@ -41,6 +41,7 @@ from ..plot import plot_curves
 from .checkpoints import keep_step_checkpoint, restore, save
 from .distributed import init_distributed
 from .ema import ema_model
+from .finetune import adopt_checkpoint, load_initial_weights
 from .optim import Schedule, build_optimizer
 from .precision import autocast, calibrate, check_precision, default_cache_file
 from .state import Run
@@ -130,11 +131,13 @@ def validate(model: Seq2Seq, data: PairDataset, batches: list[list[int]], transl
     return row
 
 
-def setup(cfg: DictConfig, run_dir: Path, log) -> Run:
-    """Check the config, join the process group, prepare data, build or resume the model, and
-    settle the precision."""
+def setup(cfg: DictConfig, run_dir: Path, log, overrides=()) -> Run:
+    """Check the config, join the process group, prepare data, build, fine-tune from or resume
+    the model, and settle the precision. `overrides`: the command line's (fine-tuning refuses
+    model settings that contradict its checkpoint)."""
     tune_memory()
     check_config(cfg, "train")
+    init = adopt_checkpoint(cfg, overrides)  # train.init_from: its model and vocabulary
     tcfg = cfg.train
     device = resolve_device(tcfg.device)
     if device == "cuda" and not torch.cuda.is_available():
@@ -156,7 +159,13 @@ def setup(cfg: DictConfig, run_dir: Path, log) -> Run:
 
     torch.manual_seed(tcfg.seed)
     random.seed(tcfg.seed)
-    model = build_model(cfg.model, vocab.src_size, vocab.tgt_size).to(device)
+    model = build_model(cfg.model, vocab.src_size, vocab.tgt_size)
+    if init is not None and resume is None:
+        load_initial_weights(model, init, tcfg.init_from)
+        step = (init.get("metrics") or {}).get("step", "?")
+        log(f"fine-tuning from {tcfg.init_from} (step {step} of its run): its weights, model "
+            f"settings and vocabulary; a fresh optimizer")
+    model = model.to(device)
     loss_fn: torch.nn.Module = TrainingLoss(model, tcfg.label_smoothing)
     if dist.active:
         loss_fn = torch.nn.parallel.DistributedDataParallel(
@@ -226,12 +235,17 @@ def run_validation(run: Run, window: dict, final: bool) -> dict:
     row = None
     if run.dist.main:
         speed = window["tokens"] / max(time.perf_counter() - window["start"], 1e-9)
+        splits = list(run.cfg.data.valid_splits)
         v = validate(run.decoded, run.valid_data, run.valid_batches, run.translator,
                      run.prep.valid["src_text"], run.prep.valid["tgt_text"], run.device,
-                     run.precision, [(n, run.prep.sizes[n]) for n in run.cfg.data.valid_splits])
+                     run.precision, [(n, run.prep.sizes[n]) for n in splits])
+        select = run.tcfg.select_on
+        if select != "all" and len(splits) > 1:  # valid_bleu: the BLEU that picks best.pt
+            v["valid_bleu_all"] = v["valid_bleu"]
+            v["valid_bleu"] = v["valid_bleu_sets"][splits[0] if select == "first" else select]
         row = {"step": st.step, "epoch": st.epoch + st.batch / len(run.sampler.batches(st.epoch)),
-               "elapsed_s": round(st.elapsed, 1),
-               "train_loss": loss_sum / max(loss_tokens, 1),  # over every rank's batches
+               "elapsed_s": round(st.elapsed, 1),  # train loss: over every rank's batches
+               "train_loss": loss_sum / loss_tokens if loss_tokens else None,
                **v, "lr": run.optimizer.param_groups[0]["lr"], "tokens_per_s": round(speed, 1)}
     row = run.dist.broadcast(row)
     st.train_loss_sum, st.train_tokens = 0.0, 0
@@ -253,15 +267,21 @@ def run_validation(run: Run, window: dict, final: bool) -> dict:
         if run.tcfg.keep_checkpoints:
             keep_step_checkpoint(run, row)
         run.log(f"step {st.step}: valid loss {row['valid_loss']:.3f}, BLEU "
-                f"{row['valid_bleu']:.2f}{_per_set(row)} (best {st.best_bleu:.2f} at "
+                f"{row['valid_bleu']:.2f}{_per_set(row, st.start)} (best {st.best_bleu:.2f} at "
                 f"{st.best_step}), {row['tokens_per_s']:.0f} tok/s")
     window["tokens"], window["start"] = 0, time.perf_counter()
     return row
 
 
-def _per_set(row: dict) -> str:
-    sets = row.get("valid_bleu_sets")
-    return " [" + ", ".join(f"{k} {v:.2f}" for k, v in sets.items()) + "]" if sets else ""
+def _per_set(row: dict, start: dict | None = None) -> str:
+    """Each validation set's BLEU; when fine-tuning, with its change since the start."""
+    sets = row.get("valid_bleu_sets") or {}
+    before = (start or {}).get("valid_bleu_sets") or {}
+    if start is not None and not sets:
+        return f" ({row['valid_bleu'] - start['valid_bleu']:+.2f} since the start)"
+    parts = [f"{k} {v:.2f}" + (f" ({v - before[k]:+.2f})" if k in before else "")
+             for k, v in sets.items()]
+    return " [" + ", ".join(parts) + "]" if parts else ""
 
 
 class _Pending:
@@ -302,17 +322,20 @@ class _Pending:
         self.steps = []
 
 
-def train(cfg: DictConfig, run_dir: Path, log=None) -> dict:
+def train(cfg: DictConfig, run_dir: Path, log=None, overrides=()) -> dict:
     """Train the model of `cfg` (the whole train.yaml config); returns the final summary, whose
     "best_bleu" is the best validation BLEU (what a Hydra sweeper maximises). `log` takes each
-    line of the run's log (default: the `seq2seq.training.loop` logger)."""
+    line of the run's log (default: the `seq2seq.training.loop` logger); `overrides` are the
+    command line's, which fine-tuning checks against its checkpoint's model."""
     with logging_redirect_tqdm():  # log lines above the progress bar, not through it
-        return _train(cfg, run_dir, log or logger.info)
+        return _train(cfg, run_dir, log or logger.info, overrides)
 
 
-def _train(cfg: DictConfig, run_dir: Path, log) -> dict:
-    run = setup(cfg, run_dir, log)
+def _train(cfg: DictConfig, run_dir: Path, log, overrides) -> dict:
+    run = setup(cfg, run_dir, log, overrides)
     t, st, dist = run.tcfg, run.st, run.dist
+    if t.init_from and st.step == 0:  # fine-tuning: where the checkpoint starts, on every set
+        st.start = run_validation(run, {"tokens": 0, "start": time.perf_counter()}, True)
     per_epoch = run.steps_per_epoch()
     total = min(t.max_epochs * per_epoch, t.max_steps or math.inf)
     bar = tqdm(total=total, initial=st.step, desc="train", unit="step", dynamic_ncols=True,

@@ -33,6 +33,7 @@ class LoopState:
     train_loss_sum: float = 0.0  # since the last validation (skipped steps left out)
     train_tokens: int = 0
     kept: list = field(default_factory=list)
+    start: dict | None = None  # fine-tuning: the validation row of the starting checkpoint
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

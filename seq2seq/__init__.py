@@ -7,7 +7,7 @@
 The package, by layer (lower layers never import higher ones): `config` (schema and composition)
 and the small shared modules (`errors`, `atomic`, `checkpoint`, `machine`, `memory`, `plot`);
 `data` (corpora → cleaned pairs → SentencePiece → cached arrays → batches); `model`; `decoding`
-(search and translators); `evaluation` and `distill` (a teacher's corpus); `training`; then
+(search and translators); `evaluation` and `distillation` (a teacher's corpus); `training`; then
 `export`, `serve`, `bench` and `cli` (the commands). Names are imported on first use, so that
 `import seq2seq` stays cheap and the ONNX translator never imports torch.
 """

@@ -69,7 +69,7 @@ def evaluate(cfg: Config, run_dir: str | Path = "outputs/evaluate") -> dict:
 def distill(cfg: Config) -> dict:
     """Translate a training corpus with a teacher as `seq2seq-distill` does (give
     `teacher=...` among the overrides); returns the number of pairs written and the speed."""
-    from .distill.corpus import distill as _distill
+    from .distillation.corpus import distill as _distill
 
     _log_to_console()
     return _distill(_config("distill", cfg))

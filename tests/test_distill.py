@@ -10,9 +10,9 @@ from seq2seq.checkpoint import load_checkpoint
 from seq2seq.config import check_config
 from seq2seq.decoding.core import Candidate, Translation
 from seq2seq.decoding.translator import Translator
-from seq2seq.distill import corpus
-from seq2seq.distill.corpus import distill
-from seq2seq.distill.pairs import training_pairs
+from seq2seq.distillation import corpus
+from seq2seq.distillation.corpus import distill
+from seq2seq.distillation.pairs import training_pairs
 from seq2seq.errors import Seq2SeqError
 from seq2seq.training.loop import train
 

@@ -15,7 +15,7 @@ LAYERS = [
     {"data", "text"},
     {"model"},
     {"decoding"},
-    {"evaluation", "distill"},
+    {"evaluation", "distillation"},
     {"training"},
     {"export", "serve", "bench", "api", "sweep"},
     {"cli"},

@@ -9,7 +9,7 @@ import hydra
 from omegaconf import DictConfig
 
 from ..config import CONFIG_PATH
-from ..distill.corpus import distill
+from ..distillation.corpus import distill
 from ..errors import reported_errors
 from .common import start
 

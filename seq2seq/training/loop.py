@@ -268,7 +268,7 @@ def run_validation(run: Run, window: dict, final: bool) -> dict:
             keep_step_checkpoint(run, row)
         run.log(f"step {st.step}: valid loss {row['valid_loss']:.3f}, BLEU "
                 f"{row['valid_bleu']:.2f}{_per_set(row, st.start)} (best {st.best_bleu:.2f} at "
-                f"{st.best_step}), {row['tokens_per_s']:.0f} tok/s")
+                f"{st.best_step})" + (f", {row['tokens_per_s']:.0f} tok/s" if st.step else ""))
     window["tokens"], window["start"] = 0, time.perf_counter()
     return row
 

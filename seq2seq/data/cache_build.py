@@ -282,17 +282,23 @@ def encode_spool(vocab: Vocab, spool: Spool, folder: Path, threads: int) -> np.n
     return counts
 
 
+def _to_output_ids(vocab: Vocab, folder: Path, chunk: int) -> None:
+    """Rewrite train.tgt.ids.bin in place, a chunk at a time, from piece ids to `vocab`'s
+    output ids."""
+    ids = np.memmap(folder / "train.tgt.ids.bin", mode="r+", dtype=np.int32)
+    for start in range(0, len(ids), chunk):
+        ids[start: start + chunk] = vocab.to_output_ids(ids[start: start + chunk])
+    ids.flush()
+    del ids
+
+
 def keep_seen_target_pieces(vocab: Vocab, counts: np.ndarray, folder: Path, log,
                             chunk: int = 1 << 24) -> Vocab:
     """Restrict the output vocabulary to the target pieces that occur (`counts`, from
     `encode_spool`); train.tgt.ids.bin is rewritten in place, a chunk at a time, as ids of that
     smaller list."""
     out = vocab.with_target_ids(seen_target_ids(counts))
-    ids = np.memmap(folder / "train.tgt.ids.bin", mode="r+", dtype=np.int32)
-    for start in range(0, len(ids), chunk):
-        ids[start: start + chunk] = out.to_output_ids(ids[start: start + chunk])
-    ids.flush()
-    del ids
+    _to_output_ids(out, folder, chunk)
     log(f"output vocabulary: the {out.tgt_size:,} of {len(counts):,} pieces that occur in the "
         f"English training text (data.spm.target_pieces=seen)")
     return out
@@ -309,11 +315,7 @@ def keep_given_target_pieces(vocab: Vocab, target_ids: list[int] | None, counts:
     outside = np.ones(len(counts), dtype=bool)
     outside[target_ids] = False
     lost, total = int(counts[outside].sum()), int(counts.sum())
-    ids = np.memmap(folder / "train.tgt.ids.bin", mode="r+", dtype=np.int32)
-    for start in range(0, len(ids), chunk):
-        ids[start: start + chunk] = out.to_output_ids(ids[start: start + chunk])
-    ids.flush()
-    del ids
+    _to_output_ids(out, folder, chunk)
     log(f"output vocabulary: the checkpoint's {out.tgt_size:,} pieces; {lost:,} of {total:,} "
         f"target tokens ({100 * lost / max(total, 1):.2f} %) use pieces outside it and become "
         f"<unk>")

@@ -27,7 +27,6 @@ from sacrebleu.metrics import CHRF
 from tqdm import tqdm
 
 from ..atomic import atomic_open
-from ..checkpoint import load_checkpoint
 from ..config import check_config
 from ..decoding.translator import Translator
 from ..errors import Seq2SeqError
@@ -53,16 +52,12 @@ def _settings(cfg: DictConfig, teachers: list[str]) -> dict:
             "data": identity(cfg.data)}
 
 
-def complete_lines(path: Path) -> tuple[int, int]:
-    """(number of complete lines, byte length of them) of a file (0, 0 when missing)."""
+def complete_lines(path: Path) -> int:
+    """How many lines of a file end with a line break (0 when it is missing)."""
     if not path.exists():
-        return 0, 0
-    lines = size = 0
+        return 0
     with open(path, "rb") as f:
-        for raw in f:
-            if raw.endswith(b"\n"):
-                lines, size = lines + 1, size + len(raw)
-    return lines, size
+        return sum(raw.endswith(b"\n") for raw in f)
 
 
 def _cut(path: Path, lines: int) -> None:
@@ -91,7 +86,7 @@ def _start(out_dir: Path, settings: dict, log) -> int:
     elif fr.exists() or en.exists():
         raise Seq2SeqError(f"{out_dir} has train.fr/train.en but no {META}: not a "
                            f"distillation output; choose another out_dir")
-    done = min(complete_lines(fr)[0], complete_lines(en)[0])
+    done = min(complete_lines(fr), complete_lines(en))
     for path in (fr, en):
         if path.exists():
             _cut(path, done)
@@ -123,8 +118,6 @@ def distill(cfg: DictConfig, log=None) -> dict:
     check_config(cfg, "distill")
     log = log or logger.info
     teachers = _teachers(cfg)
-    for path in teachers:
-        load_checkpoint(path)  # a missing or damaged teacher: one line, before any work
     torch.set_num_threads(cfg.threads)
     translator = Translator.from_checkpoint(teachers, cfg.decode, cfg.device,
                                             average=cfg.average)

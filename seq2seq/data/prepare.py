@@ -196,8 +196,10 @@ def _lock(path: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def prepare(cfg: DictConfig, threads: int = 1, force: bool = False, log=None) -> Prepared:
+def prepare(cfg: DictConfig, threads: int = 1, force: bool = False, log=None,
+            vocab: Vocab | None = None) -> Prepared:
     """Prepared data for `cfg` (the `data` config group): from the cache, or built and cached.
+    `vocab`: the vocabulary of `data.spm.vocab_from` when the caller has read it already.
 
     Built in a temporary folder beside its final place and renamed into place when complete, so
     a crash leaves nothing half-built; concurrent runs wait for one another (a file lock) and
@@ -205,7 +207,7 @@ def prepare(cfg: DictConfig, threads: int = 1, force: bool = False, log=None) ->
     """
     check_section(cfg, "data")
     log = log or logger.info
-    given = given_vocab(cfg)
+    given = vocab or given_vocab(cfg)
     cache = Path(os.path.expanduser(cfg.cache_dir)) / "prepared"
     folder = cache / f"{cfg.name}-{'vocab-' if given else ''}{cache_key(cfg, given)}"
     try:

@@ -32,6 +32,7 @@ from ..checkpoint import load_checkpoint
 from ..config import check_config
 from ..data.batching import Batch, PairDataset, TokenBatchSampler
 from ..data.prepare import prepare, train_groups
+from ..data.vocab import Vocab
 from ..decoding.translator import Translator
 from ..errors import Seq2SeqError
 from ..evaluation.metrics import bleu
@@ -147,7 +148,8 @@ def setup(cfg: DictConfig, run_dir: Path, log, overrides=()) -> Run:
     if not dist.main:
         log = _quiet
     torch.set_num_threads(tcfg.threads)
-    prep = prepare(cfg.data, threads=tcfg.threads, log=log)  # one rank builds, the rest wait
+    prep = prepare(cfg.data, threads=tcfg.threads, log=log,  # one rank builds, the rest wait
+                   vocab=Vocab.from_dict(init["vocab"]) if init is not None else None)
     vocab = prep.vocab
     resume = load_checkpoint(tcfg.resume) if tcfg.resume else None
     if resume is not None and resume["vocab"] != vocab.to_dict():

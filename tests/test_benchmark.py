@@ -55,6 +55,14 @@ def test_quick_benchmark_writes_json_and_table(trained, script_env, tmp_path):
     assert report["decode_greedy_bleu"] > 20  # the toy model translates its test set
     assert report["stream"][0]["lines"] == 1000 and report["stream"][0]["peak_rss_mb"] > 0
     assert "| training target tokens/s fp32 / bf16 |" in (tmp_path / "benchmark.md").read_text()
+    profile = report["step_profile"]["fp32"]
+    phases = profile["phases_ms"]
+    assert {"encoder", "encoder backward", "decoder RNN", "decoder RNN backward",
+            "attention + combine", "output layer + loss", "optimizer"} <= set(phases)
+    assert all(ms > 0 for ms in phases.values()) and profile["step_ms"] > 0
+    assert profile["onednn_kernels_per_step"] >= 0
+    assert set(report["step_profile"]["fp32 nn.GRU"]["phases_ms"]) == set(phases)
+    assert "| output layer + loss backward |" in (tmp_path / "benchmark.md").read_text()
 
 
 def test_a_student_is_decoded_beside_its_teacher(trained, script_env, tmp_path):

@@ -82,17 +82,37 @@ def test_validation_shows_both_domains_and_selects_on_the_first(make_cfg, base, 
 
 
 def test_resume_of_a_finetuning_run_is_exact(make_cfg, base, tmp_path):
-    full = finetune(make_cfg, base, ["train.max_steps=30", "train.valid_every=15"])
+    anchored = "train.anchor=50"  # the pull toward the start resumes from the checkpoint too
+    full = finetune(make_cfg, base, ["train.max_steps=30", "train.valid_every=15", anchored])
     train(full, tmp_path / "full", log=quiet)
-    first = finetune(make_cfg, base, ["train.max_steps=17", "train.valid_every=15"])
+    first = finetune(make_cfg, base, ["train.max_steps=17", "train.valid_every=15", anchored])
     train(first, tmp_path / "a", log=quiet)
-    rest = finetune(make_cfg, base, ["train.max_steps=30", "train.valid_every=15",
+    rest = finetune(make_cfg, base, ["train.max_steps=30", "train.valid_every=15", anchored,
                                      f"train.resume={tmp_path / 'a/checkpoints/last.pt'}"])
     train(rest, tmp_path / "b", log=quiet)
     a = load_checkpoint(tmp_path / "full/checkpoints/last.pt")
     b = load_checkpoint(tmp_path / "b/checkpoints/last.pt")
     for key in a["model"]:
         torch.testing.assert_close(a["model"][key], b["model"][key], rtol=0, atol=0)
+
+
+def test_the_anchor_holds_the_weights_near_the_start(make_cfg, base, tmp_path):
+    start = load_checkpoint(base)["model"]
+
+    def distance(anchor: float) -> float:
+        run = tmp_path / f"anchor{anchor}"
+        train(finetune(make_cfg, base, [f"train.anchor={anchor}", "train.ema_decay=0",
+                                         "train.schedule=constant"]), run,
+              log=quiet)
+        end = load_checkpoint(run / "checkpoints/last.pt")["model"]
+        return sum(float((end[k].float() - start[k].float()).norm()) ** 2
+                   for k in start if start[k].is_floating_point()) ** 0.5
+
+    free, held, fixed = distance(0), distance(200), distance(1000)  # lr 0.001: 0.2, 1 a step
+    assert free > 0 and held < free / 2
+    assert fixed == 0  # pulled all the way back after every update
+    with pytest.raises(Seq2SeqError, match="train.anchor pulls the weights toward a starting"):
+        train(make_cfg("train", ["train.anchor=1"]), tmp_path / "none", log=quiet)
 
 
 @pytest.mark.parametrize("override,message", [

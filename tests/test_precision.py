@@ -9,6 +9,12 @@ from seq2seq.errors import Seq2SeqError
 from seq2seq.training import precision
 
 
+@pytest.fixture(autouse=True)
+def no_native_bf16(monkeypatch):
+    """The same candidates on every CPU (fp32 and bf16 autocast), unless a test says otherwise."""
+    monkeypatch.setattr(precision, "bf16_matmul_supported", lambda: False)
+
+
 def tcfg(choice="auto", margin=0.05):
     return OmegaConf.create({"precision": choice, "device": "cpu", "threads": 2,
                              "batch_tokens": 100,
@@ -75,7 +81,55 @@ def test_auto_keeps_fp32_when_bf16_is_slower(tmp_path, monkeypatch):
     assert choice == "fp32" and "bf16 not faster by more than 5%" in lines[-1]
 
 
-@pytest.mark.parametrize("choice", ["fp32", "bf16"])
+def test_bf16_matmul_is_a_candidate_where_the_cpu_has_native_bf16(tmp_path, monkeypatch):
+    assert precision.candidates("cpu") == ["fp32", "bf16"]
+    monkeypatch.setattr(precision, "bf16_matmul_supported", lambda: True)
+    assert precision.candidates("cpu") == ["fp32", "bf16", "bf16_matmul"]
+    assert "bf16_matmul" not in precision.candidates("cuda")
+    lines = []
+    choice, calls = calibrate(tcfg(), None, {"fp32": 100.0, "bf16": 130.0, "bf16_matmul": 160.0},
+                              monkeypatch, lines.append)
+    assert choice == "bf16_matmul" and calls == [["fp32", "bf16", "bf16_matmul"]]
+    assert "bf16_matmul 160 tok/s on this machine; bf16_matmul faster)" in lines[-1]
+    choice, _ = calibrate(tcfg(), None, {"fp32": 100.0, "bf16": 90.0, "bf16_matmul": 103.0},
+                          monkeypatch, lines.append)
+    assert choice == "fp32" and "bf16 / bf16_matmul not faster by more than 5%" in lines[-1]
+
+
+def test_bf16_matmul_sets_onednn_products_to_bf16_for_the_block_only():
+    flags = torch.backends.mkldnn.matmul
+    before = flags.fp32_precision
+    with pytest.raises(KeyboardInterrupt):  # restored however the block ends
+        with precision.autocast("cpu", "bf16_matmul"):
+            assert flags.fp32_precision == "bf16"
+            assert not torch.is_autocast_enabled("cpu")  # the tensors stay fp32
+            raise KeyboardInterrupt
+    assert flags.fp32_precision == before
+
+
+def test_bf16_matmul_is_refused_where_it_cannot_work(monkeypatch):
+    with pytest.raises(Seq2SeqError, match="bf16_matmul needs a CPU with native bf16"):
+        precision.check_precision("bf16_matmul", "cpu")
+    with pytest.raises(Seq2SeqError, match="bf16_matmul is for the CPU"):
+        precision.check_precision("bf16_matmul", "cuda")
+    monkeypatch.setattr(precision, "bf16_matmul_supported", lambda: True)
+    precision.check_precision("bf16_matmul", "cpu")
+
+
+@pytest.mark.skipif(not (torch.backends.mkldnn.is_available()
+                         and torch.ops.mkldnn._is_mkldnn_bf16_supported()),
+                    reason="this CPU has no native bf16 (AMX or AVX512-BF16) for oneDNN")
+def test_bf16_matmul_computes_products_in_bf16_on_this_cpu():
+    a, b = torch.randn(256, 512), torch.randn(512, 384)
+    exact = a.double() @ b.double()
+    with precision.autocast("cpu", "bf16_matmul"):
+        fast = a @ b
+    assert fast.dtype == torch.float32
+    error = (fast.double() - exact).abs().max().item()
+    assert 1e-3 < error < 2  # bf16 rounding of the inputs (fp32 errs by about 1e-5)
+
+
+@pytest.mark.parametrize("choice", ["fp32", "bf16", "bf16_matmul"])
 def test_explicit_precision_is_obeyed_without_measuring(tmp_path, monkeypatch, choice):
     got, calls = calibrate(tcfg(choice), tmp_path / "p.json", {"fp32": 1.0, "bf16": 2.0},
                            monkeypatch, print)

@@ -21,6 +21,10 @@ def main() -> None:
                   "bf16": phases.matmul_gflops(torch.bfloat16, device=device)}
     elif name == "train":
         result = phases.train_throughput(cfg, **args)
+    elif name == "profile":
+        from .step_profile import step_profile
+
+        result = step_profile(cfg, **args)
     elif name == "auto":
         result = phases.auto_precision(cfg)
     elif name == "decode":

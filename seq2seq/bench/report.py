@@ -22,6 +22,11 @@ def _train_rows(r: dict) -> list[tuple[str, str]]:
         rows.insert(4, ("precision=auto picks (its tokens/s over the faster one's; seconds "
                         "it measured)", f"{r['auto_precision']} ({r['auto_vs_fastest']:.2f}; "
                         f"{r['auto_precision_seconds']:.0f} s)"))
+    if "train_tokens_per_s_bf16_matmul" in r:
+        rows.insert(3, ("training bf16_matmul (fp32 tensors, bf16 products): tokens/s, MFU, "
+                        "peak RSS MB", f"{r['train_tokens_per_s_bf16_matmul']:,.0f}, "
+                        f"{r['train_mfu_bf16_matmul']:.2f}, "
+                        f"{r['peak_rss_mb_train_bf16_matmul']:.0f}"))
     if "train_tokens_per_s_fp32_system_malloc" in r:
         rows.append(("fp32 with glibc's default malloc: tokens/s, faults per step, system CPU",
                      f"{r['train_tokens_per_s_fp32_system_malloc']:,.0f}, "
@@ -146,6 +151,30 @@ def _other_rows(r: dict) -> list[tuple[str, str]]:
     return rows
 
 
+def _profile_table(profiles: dict) -> list[str]:
+    """Milliseconds per phase of a training step (share of the step), one column per
+    precision profiled."""
+    names = list(dict.fromkeys(n for p in profiles.values() for n in p["phases_ms"]))
+    precisions = list(profiles)
+    lines = ["| training step phase, ms (share) | " + " | ".join(precisions) + " |",
+             "|---|" + "---:|" * len(precisions)]
+    for name in names:
+        cells = []
+        for p in precisions:
+            ms = profiles[p]["phases_ms"].get(name)
+            cells.append("–" if ms is None else f"{ms:.1f} ({ms / profiles[p]['step_ms']:.0%})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for label, cell in (
+            ("whole step, ms (target tokens)",
+             lambda p: f"{p['step_ms']:.0f} ({p['target_tokens_per_step']:,.0f})"),
+            ("target tokens/s of the profiled steps", lambda p: f"{p['tokens_per_s']:,.0f}"),
+            ("oneDNN kernels created per step",
+             lambda p: "–" if p["onednn_kernels_per_step"] is None
+             else f"{p['onednn_kernels_per_step']:.1f}")):
+        lines.append(f"| {label} | " + " | ".join(cell(profiles[p]) for p in precisions) + " |")
+    return lines
+
+
 def markdown(report: dict) -> str:
     r = report
     rows = []
@@ -161,6 +190,8 @@ def markdown(report: dict) -> str:
     lines = [f"{where}, {r['threads']} threads, torch {r['torch']}, {r['memory']}; model "
              f"{r['model']}{params}", "", "| measure | value |", "|---|---:|"]
     lines += [f"| {a} | {b} |" for a, b in rows]
+    if r.get("step_profile"):
+        lines += [""] + _profile_table(r["step_profile"])
     if r.get("bleu_curve"):
         lines += ["", "| training minutes | step | validation BLEU |", "|---:|---:|---:|"]
         lines += [f"| {p['elapsed_s'] / 60:.1f} | {p['step']} | {p['valid_bleu']:.2f} |"

@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..machine import cpu_isa, cpu_model
 from ..memory import memory_setting
+from ..training.precision import bf16_matmul_supported
 from .commands import (
     run_phase,
     startup_seconds,
@@ -154,6 +155,8 @@ def _train(report: dict, container: dict, threads: int, device: str, quick: bool
     steps = {"warmup": 5, "windows": 3, "window_steps": 5, "max_window_s": 10} if quick else \
         {"warmup": 20, "windows": 7, "window_steps": 25, "max_window_s": 30}
     variants = [("fp32", "fp32", {}), ("bf16", "bf16", {})]
+    if device == "cpu" and bf16_matmul_supported():  # fp32 tensors, oneDNN's bf16 products
+        variants.append(("bf16_matmul", "bf16_matmul", {}))
     if device == "cpu":
         variants.append(("fp32_system_malloc", "fp32", {"SEQ2SEQ_MALLOC": "system"}))
     for name, precision, env in variants:
@@ -167,20 +170,44 @@ def _train(report: dict, container: dict, threads: int, device: str, quick: bool
         report[f"train_timed_steps_{name}"] = r["timed_steps"]
         # against the precision's own matmul peak, or fp32's where that is higher: autocast
         # leaves much of a step in fp32, and an emulated bf16 peak (AVX2) is no ceiling
-        peak_gflops = max(report[f"matmul_gflops_{precision}"], report["matmul_gflops_fp32"])
+        peak_gflops = max(report[f"matmul_gflops_{precision.replace('_matmul', '')}"],
+                          report["matmul_gflops_fp32"])
         report[f"train_mfu_{name}"] = r["tokens_per_s"] * r["flops_per_target_token"] / (
             peak_gflops * 1e9)
         report[f"train_faults_per_step_{name}"] = r["minor_faults_per_step"]
         report[f"train_system_cpu_share_{name}"] = r["system_cpu_share"]
         report[f"peak_rss_mb_train_{name}"] = r["peak_rss_mb"]
+    _profile(report, container, threads, device, quick, log)
     if device == "cpu":
         log("precision auto ...")
         r = run_phase("auto", {"cfg": container}, threads)
         report["auto_precision"], report["auto_precision_log"] = r["choice"], r["log"]
         report["auto_precision_seconds"] = round(r["seconds"], 1)
-        fastest = max(("fp32", "bf16"), key=lambda p: report[f"train_tokens_per_s_{p}"])
+        fastest = max((p for p in ("fp32", "bf16", "bf16_matmul")
+                       if f"train_tokens_per_s_{p}" in report),
+                      key=lambda p: report[f"train_tokens_per_s_{p}"])
         report["auto_vs_fastest"] = round(report[f"train_tokens_per_s_{r['choice']}"] /
                                           report[f"train_tokens_per_s_{fastest}"], 3)
+
+
+def _profile(report: dict, container: dict, threads: int, device: str, quick: bool,
+             log) -> None:
+    """The step profile (`step_profile.py`) in fp32, and in bf16 (and bf16_matmul) where the
+    CPU has bf16 of its own (bf16 trains at least half as fast as fp32: an emulated bf16 step
+    takes tens of times as long, and its profile would say only that)."""
+    steps = {"warmup": 2, "steps": 3} if quick else {"warmup": 10, "steps": 20}
+    report["step_profile"] = {}
+    runs = [(p, p, {}) for p in ("fp32", "bf16", "bf16_matmul")
+            if report.get(f"train_tokens_per_s_{p}", 0) >= 0.5 * report["train_tokens_per_s_fp32"]]
+    if device == "cpu":  # the encoder's fused GRU against nn.GRU
+        runs.append(("fp32 nn.GRU", "fp32", {"SEQ2SEQ_FUSED_GRU": "0"}))
+    for name, precision, env in runs:
+        log(f"step profile {name} ...")
+        r = run_phase("profile", {"cfg": container, "precision": precision, "device": device,
+                                  **steps}, threads, env)
+        report["step_profile"][name] = {k: r[k] for k in (
+            "phases_ms", "step_ms", "target_tokens_per_step", "tokens_per_s",
+            "onednn_kernels_per_step")}
 
 
 def _decode(report: dict, container: dict, checkpoint: str | None, threads: int, device: str,

@@ -138,6 +138,9 @@ def _cross_train_job(cfg: DictConfig) -> None:
     if cfg.train.name == "finetune" and not cfg.train.init_from:
         raise Seq2SeqError("train=finetune starts from a trained model: give "
                            "train.init_from=<checkpoint>, e.g. outputs/main/checkpoints/best.pt")
+    if cfg.train.anchor and not cfg.train.init_from:
+        raise Seq2SeqError("train.anchor pulls the weights toward a starting checkpoint: give "
+                           "train.init_from=<checkpoint>, or leave train.anchor=0")
     choice, splits = cfg.train.select_on, list(cfg.data.valid_splits)
     if choice not in ("all", "first") and choice not in splits:
         _fail("train.select_on", choice, f"choose all, first or one of data.valid_splits "

@@ -79,7 +79,7 @@ AttentionType = _choices("AttentionType", "none", "luong", "bahdanau")
 Score = _choices("Score", "dot", "general")
 Device = _choices("Device", "auto", "cpu", "cuda")
 RunDevice = _choices("RunDevice", "cpu", "cuda")  # decoding commands: no auto
-Precision = _choices("Precision", "auto", "fp32", "bf16", "fp16")
+Precision = _choices("Precision", "auto", "fp32", "bf16", "fp16", "bf16_matmul")
 Optimizer = _choices("Optimizer", "adam", "adamw")
 Schedule = _choices("Schedule", "constant", "plateau", "warmup_decay", "budget")
 DistBackend = _choices("DistBackend", "auto", "gloo", "nccl")
@@ -165,6 +165,7 @@ class TrainConfig:
     max_bad_steps: int = positive_int()
     resume: str | None = None
     init_from: str | None = None
+    anchor: float = non_negative()
     select_on: str = ""
     dist_backend: DistBackend = DistBackend.auto
     dist_timeout_minutes: float = positive()

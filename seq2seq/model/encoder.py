@@ -4,7 +4,9 @@ Two ways to keep padding out of the states of real tokens, one set of weights (`
 - on the CPU, a GRU runs each layer and direction in one call over the padded batch, the
   backward direction reading every sentence reversed within its own length, so that padding
   only ever comes after real tokens. Each call projects the inputs of all steps in one matrix
-  product, then steps only the recurrent one, at a fixed batch size;
+  product, then steps only the recurrent one, at a fixed batch size. In training (fp32) both
+  directions of a layer run as one fused autograd function (`fused_gru.py`): one batched
+  product per step for the two of them, and the weight gradients as a few large products;
 - otherwise (LSTM, whose final cell state the outputs do not show; CUDA, where cuDNN takes
   packed batches whole) the RNN runs over packed sequences, which on the CPU recompute the
   input projection at every step, at that step's batch size (about 1.3x slower here).
@@ -22,6 +24,7 @@ from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..data.vocab import PAD
+from . import fused_gru
 
 RNN_CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -79,21 +82,42 @@ class Encoder(nn.Module):
         real = (t < lens).unsqueeze(-1)  # (B, S, 1)
         last = (lens - 1).unsqueeze(-1).expand(B, 1, self.hidden)  # (B, 1, H)
         finals = []
+        directions = ("", "_reverse")[: self.directions]
         for layer, shell in enumerate(self._shells):
             if layer:
                 x = F.dropout(x, self.rnn.dropout, self.training)  # between layers, as nn.GRU
-            outs = []
-            for d, suffix in enumerate(("", "_reverse")[: self.directions]):
-                weights = {f"{name}_l0": getattr(self.rnn, f"{name}_l{layer}{suffix}")
-                           for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
-                inp = x if d == 0 else _take_steps(x, flip)
-                out = functional_call(shell, weights, (inp,))[0]  # (B, S, H)
-                if d == 1:  # back to sentence order; its final state is at position 0
-                    out = _take_steps(out, flip)
+            if fused_gru.usable(x):  # training on the CPU: every direction in one call
+                outs = self._fused_layer(x, layer, directions, flip)
+            else:
+                outs = [self._direction(x, layer, suffix, shell, flip) for suffix in directions]
+            for d, out in enumerate(outs):  # the backward direction's final state is at 0
                 finals.append((out.gather(1, last) if d == 0 else out[:, :1]).squeeze(1))
-                outs.append(out)
             x = torch.cat(outs, dim=-1) * real  # (B, S, D*H), zero at padded positions
         return x, torch.stack(finals)  # (L*D, B, H) in nn.GRU's order
+
+    def _weights(self, layer: int, suffix: str) -> dict[str, torch.Tensor]:
+        return {name: getattr(self.rnn, f"{name}_l{layer}{suffix}")
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+
+    def _direction(self, x, layer: int, suffix: str, shell: nn.GRU, flip) -> torch.Tensor:
+        """One direction of one layer through nn.GRU: x (B, S, In) → (B, S, H), sentence order."""
+        weights = {f"{k}_l0": v for k, v in self._weights(layer, suffix).items()}
+        if not suffix:
+            return functional_call(shell, weights, (x,))[0]
+        return _take_steps(functional_call(shell, weights, (_take_steps(x, flip),))[0], flip)
+
+    def _fused_layer(self, x, layer: int, directions, flip) -> list[torch.Tensor]:
+        """Every direction of one layer in one fused call (see `fused_gru.py`): x (B, S, In) →
+        one (B, S, H) per direction, in sentence order."""
+        two = len(directions) == 2
+        inputs = [x, _take_steps(x, flip)] if two else [x]
+        xs = torch.stack(inputs).transpose(1, 2).contiguous()  # (D, S, B, In), time-major
+        w = [self._weights(layer, suffix) for suffix in directions]
+        stacked = {k: torch.stack([d[k] for d in w]) for k in w[0]}  # (D, ...) each
+        h0 = x.new_zeros(len(directions), x.size(0), self.hidden)  # (D, B, H)
+        out = fused_gru.gru_sequence(xs, h0, stacked["weight_ih"], stacked["weight_hh"],
+                                     stacked["bias_ih"], stacked["bias_hh"]).transpose(1, 2)
+        return [out[0], _take_steps(out[1], flip)] if two else [out[0]]
 
 
 def _take_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

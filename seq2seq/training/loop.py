@@ -39,6 +39,7 @@ from ..evaluation.metrics import bleu
 from ..memory import tune_memory
 from ..model.encoder_decoder import Seq2Seq, build_model
 from ..plot import plot_curves
+from .anchor import Anchor
 from .checkpoints import keep_step_checkpoint, restore, save
 from .distributed import init_distributed
 from .ema import ema_model
@@ -186,6 +187,8 @@ def setup(cfg: DictConfig, run_dir: Path, log, overrides=()) -> Run:
                                               shuffle=False).batches(0),
               ckpt_dir=Path(run_dir) / "checkpoints",
               metrics_file=Path(run_dir) / "metrics.jsonl", log=log)
+    if tcfg.anchor:  # from the checkpoint's weights, also when resuming
+        run.anchor = Anchor(model, init["model"], tcfg.anchor)
     run.translator = Translator(run.decoded, vocab, cfg.decode, cfg.data.normalize, device)
     if run.steps_per_epoch() == 0:
         raise Seq2SeqError(f"{len(train_data)} training pairs make fewer batches than one step "
@@ -358,6 +361,8 @@ def _train(cfg: DictConfig, run_dir: Path, log, overrides) -> dict:
                 lr = run.schedule.set(st.step, progress(run, clock.time_progress))
                 loss_sum, skipped = train_step(run.loss_fn, run.optimizer, micro, t,
                                                run.precision, run.scaler)
+                if run.anchor is not None:
+                    run.anchor.pull(lr)
                 if run.ema is not None:
                     run.ema.update_parameters(run.model)
                 st.step += 1

@@ -1,4 +1,11 @@
-"""Training precision: fp32, bf16 autocast or fp16 autocast (CUDA), and `auto`, which measures.
+"""Training precision: fp32, bf16 autocast, fp16 autocast (CUDA), bf16 matrix products on fp32
+tensors (`bf16_matmul`, CPUs with native bf16), and `auto`, which measures.
+
+`bf16_matmul` keeps every tensor in fp32 and has oneDNN compute the matrix products in bf16
+(`torch.backends.mkldnn.matmul.fp32_precision = "bf16"`: AMX or AVX512-BF16 do the arithmetic)
+— the products of bf16 autocast without its casts of activations and states before and after
+each operation, which autocast cannot avoid inside the GRU (not on its lists: every time step
+casts). It is offered only where oneDNN reports native bf16; elsewhere the setting does nothing.
 
 Whether bf16 autocast trains faster than fp32 depends on the processor, the model and the batch
 shapes, not on CPU flags alone: on some CPUs with native bf16 it is slower once the rest of the
@@ -10,6 +17,7 @@ again. Calibration leaves the model, the optimizer and the random number generat
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -33,9 +41,28 @@ HOPELESS_WARMUP, HOPELESS = 0.125, 0.5  # measure: rate shares that drop a preci
 
 
 def autocast(device: str, precision: str) -> AbstractContextManager:
-    """The autocast context of `precision` ("fp32": a no-op one) on `device` ("cpu"/"cuda")."""
+    """The context that computes in `precision` on `device` ("cpu"/"cuda"): autocast for bf16
+    and fp16, bf16 matrix products for bf16_matmul, nothing for fp32."""
+    if precision == "bf16_matmul":
+        return _bf16_matmul()
     return torch.autocast(device, DTYPES.get(precision, torch.bfloat16),
                           enabled=precision in DTYPES)
+
+
+def bf16_matmul_supported() -> bool:
+    """Whether oneDNN computes bf16 matrix products natively on this CPU (AMX, AVX512-BF16)."""
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+@contextlib.contextmanager
+def _bf16_matmul():
+    flags = torch.backends.mkldnn.matmul
+    before = flags.fp32_precision
+    flags.fp32_precision = "bf16"
+    try:
+        yield
+    finally:
+        flags.fp32_precision = before
 
 
 def check_precision(precision: str, device: str) -> None:
@@ -45,13 +72,19 @@ def check_precision(precision: str, device: str) -> None:
         raise Seq2SeqError("train.precision=fp16 needs a CUDA device; on the CPU use bf16 or fp32")
     if precision == "bf16" and device == "cuda" and not torch.cuda.is_bf16_supported():
         raise Seq2SeqError("this GPU has no bf16 support; use train.precision=fp16 or fp32")
+    if precision == "bf16_matmul" and device == "cuda":
+        raise Seq2SeqError("train.precision=bf16_matmul is for the CPU (oneDNN); on a GPU use "
+                           "bf16, fp16 or fp32")
+    if precision == "bf16_matmul" and not bf16_matmul_supported():
+        raise Seq2SeqError("train.precision=bf16_matmul needs a CPU with native bf16 (AMX or "
+                           "AVX512-BF16), which this one lacks; use fp32 or auto")
 
 
 def candidates(device: str) -> list[str]:
     """The precisions `auto` chooses between on `device`."""
     if device == "cuda":
         return ["fp32", "bf16" if torch.cuda.is_bf16_supported() else "fp16"]
-    return ["fp32", "bf16"]
+    return ["fp32", "bf16"] + (["bf16_matmul"] if bf16_matmul_supported() else [])
 
 
 def choose(rates: dict[str, float], margin: float) -> str:
@@ -116,7 +149,9 @@ def calibrate(model: torch.nn.Module, make_optimizer: Callable, batches: list,
     options = candidates(tcfg.device)
     key_blob = json.dumps({"machine": machine_key(tcfg.device, tcfg.threads),
                            "model": OmegaConf.to_container(model_cfg, resolve=True),
-                           "batch_tokens": tcfg.batch_tokens}, sort_keys=True)
+                           "batch_tokens": tcfg.batch_tokens,
+                           **({"options": options} if len(options) > 2 else {})},
+                          sort_keys=True)
     key = hashlib.sha256(key_blob.encode()).hexdigest()[:16]
     cache = _read_cache(cache_file)
     if key in cache:
@@ -142,9 +177,9 @@ def calibrate(model: torch.nn.Module, make_optimizer: Callable, batches: list,
     if cuda_rng is not None:
         torch.cuda.set_rng_state_all(cuda_rng)
     choice = choose(rates, c.margin)
-    why = "faster" if choice != "fp32" else f"not faster by more than {c.margin:.0%}"
-    log(f"precision auto: {choice} ({_rates_text(rates)} on this machine; "
-        f"{'bf16' if 'bf16' in options else options[-1]} {why})")
+    why = f"{choice} faster" if choice != "fp32" else \
+        f"{' / '.join(options[1:])} not faster by more than {c.margin:.0%}"
+    log(f"precision auto: {choice} ({_rates_text(rates)} on this machine; {why})")
     cache[key] = {"choice": choice, "rates": {p: round(r) for p, r in rates.items()},
                   "machine": machine_key(tcfg.device, tcfg.threads)}
     _write_cache(cache_file, cache)

@@ -65,6 +65,7 @@ class Run:
     precision: str = "fp32"  # settled by measurement at the end of setup
     scaler: object | None = None  # fp16 on CUDA
     ema: torch.nn.Module | None = None  # AveragedModel when train.ema_decay > 0
+    anchor: object | None = None  # fine-tuning with train.anchor > 0 (anchor.Anchor)
     translator: Translator | None = None  # over `decoded`, for validation BLEU
     st: LoopState = field(default_factory=LoopState)
     rng_states: list | None = None  # every rank's RNG state, gathered on rank 0 before a save

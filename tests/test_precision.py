@@ -202,3 +202,23 @@ def test_the_machine_is_named_by_generation_and_instruction_sets():
     assert machine.cpu_isa(CPUINFO) == ["avx2"]
     assert machine.cpu_model("") and machine.cpu_isa("") == []
     assert machine.cpu_model() in precision.machine_key("cpu", 2)
+
+
+def test_bf16_matmul_holds_through_the_backward_pass(make_cfg):
+    """The gradients' products run in the setting too (autocast's backward follows its forward's
+    dtypes by itself; a setting does not)."""
+    from seq2seq.bench.phases import _model_and_batches
+    from seq2seq.training.loop import TrainingLoss, train_step
+    from seq2seq.training.optim import build_optimizer
+
+    cfg = make_cfg("train")
+    _, model, data, batches = _model_and_batches(cfg, "cpu")
+    seen = []
+    weight = model.decoder.rnn.weight_hh_l0
+    weight.register_hook(lambda g: seen.append(torch.backends.mkldnn.matmul.fp32_precision))
+    before = torch.backends.mkldnn.matmul.fp32_precision
+    train_step(TrainingLoss(model, cfg.train.label_smoothing),
+               build_optimizer(model.parameters(), cfg.train), [data.collate(batches[0])],
+               cfg.train, "bf16_matmul")
+    assert seen == ["bf16"]
+    assert torch.backends.mkldnn.matmul.fp32_precision == before

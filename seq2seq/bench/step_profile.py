@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import os
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -36,7 +37,7 @@ from omegaconf import DictConfig
 
 from ..data.vocab import PAD
 from ..model.loss import linear_cross_entropy
-from ..training.precision import autocast
+from ..training.precision import autocast, backward_precision
 
 
 def _leaf(x: torch.Tensor) -> torch.Tensor:
@@ -75,7 +76,7 @@ def profiled_step(model, optimizer, batch, label_smoothing: float, clip: float, 
     enc, dec = model.encoder, model.decoder
     tick = _Timer(device)
     optimizer.zero_grad(set_to_none=True)
-    t = tick("start", time.perf_counter())
+    t = time.perf_counter()
     with autocast(device, precision):
         memory, final = enc(batch.src, batch.src_lens)  # (B, S, D*H), (L*D, B, H)
         t = tick("encoder", t)
@@ -101,22 +102,21 @@ def profiled_step(model, optimizer, batch, label_smoothing: float, clip: float, 
         loss = linear_cross_entropy(feats_in[real], out.weight, out.bias, batch.tgt_out[real],
                                     label_smoothing)
     t = tick("output layer + loss", t)
-    loss.backward()
-    t = tick("output layer + loss backward", t)
-    if rnn_out is None:
+    with backward_precision(precision):
+        loss.backward()
+        t = tick("output layer + loss backward", t)
         feats.backward(feats_in.grad)
-        t = tick("decoder loop backward", t)
-    else:
-        feats.backward(feats_in.grad)
-        t = tick("attention + combine backward", t)
-        rnn_out.backward(rnn_in.grad)
-        t = tick("decoder RNN backward", t)
-    joined = [(o, i) for o, i in zip([start.keys, *_flat(start.hidden)],
-                                     [state.keys, *_flat(state.hidden)]) if o is not None]
-    torch.autograd.backward([o for o, _ in joined], [_grad(i) for _, i in joined])
-    t = tick("bridge + keys backward", t)
-    torch.autograd.backward([memory, *_flat(final)],
-                            [_grad(i) for i in [memory_in, *_flat(final_in)]])
+        t = tick("decoder loop backward" if rnn_out is None else "attention + combine backward",
+                 t)
+        if rnn_out is not None:
+            rnn_out.backward(rnn_in.grad)
+            t = tick("decoder RNN backward", t)
+        joined = [(o, i) for o, i in zip([start.keys, *_flat(start.hidden)],
+                                         [state.keys, *_flat(state.hidden)]) if o is not None]
+        torch.autograd.backward([o for o, _ in joined], [_grad(i) for _, i in joined])
+        t = tick("bridge + keys backward", t)
+        torch.autograd.backward([memory, *_flat(final)],
+                                [_grad(i) for i in [memory_in, *_flat(final_in)]])
     t = tick("encoder backward", t)
     params = [p for group in optimizer.param_groups for p in group["params"]]
     torch.nn.utils.clip_grad_norm_(params, clip or float("inf"))
@@ -125,15 +125,12 @@ def profiled_step(model, optimizer, batch, label_smoothing: float, clip: float, 
     if ema is not None:
         ema.update_parameters(model)
         tick("moving average", t)
-    tick.times.pop("start")
     return tick.times
 
 
 @contextlib.contextmanager
 def _stdout_to(path: str):
     """File descriptor 1 (where oneDNN's C++ code prints) into `path` for the block."""
-    import sys
-
     sys.stdout.flush()
     saved = os.dup(1)
     with open(path, "wb") as f:

@@ -45,7 +45,13 @@ from .distributed import init_distributed
 from .ema import ema_model
 from .finetune import adopt_checkpoint, load_initial_weights
 from .optim import Schedule, build_optimizer
-from .precision import autocast, calibrate, check_precision, default_cache_file
+from .precision import (
+    autocast,
+    backward_precision,
+    calibrate,
+    check_precision,
+    default_cache_file,
+)
 from .state import Run
 from .stopping import StopFlag, pooled_clock, progress, stop_reason
 
@@ -92,7 +98,8 @@ def train_step(loss_fn: torch.nn.Module, optimizer: torch.optim.Optimizer, batch
                 loss = loss_fn(batch)
             loss_sum += loss.detach().float() * batch.n_tokens
             scaled = loss / len(batches)
-            (scaler.scale(scaled) if scaler is not None else scaled).backward()
+            with backward_precision(precision):
+                (scaler.scale(scaled) if scaler is not None else scaled).backward()
     if scaler is not None:
         scaler.unscale_(optimizer)
     params = [p for group in optimizer.param_groups for p in group["params"]]

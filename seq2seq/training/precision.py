@@ -41,12 +41,19 @@ HOPELESS_WARMUP, HOPELESS = 0.125, 0.5  # measure: rate shares that drop a preci
 
 
 def autocast(device: str, precision: str) -> AbstractContextManager:
-    """The context that computes in `precision` on `device` ("cpu"/"cuda"): autocast for bf16
-    and fp16, bf16 matrix products for bf16_matmul, nothing for fp32."""
+    """The context of a forward pass in `precision` on `device` ("cpu"/"cuda"): autocast for
+    bf16 and fp16, bf16 matrix products for bf16_matmul, nothing for fp32."""
     if precision == "bf16_matmul":
         return _bf16_matmul()
     return torch.autocast(device, DTYPES.get(precision, torch.bfloat16),
                           enabled=precision in DTYPES)
+
+
+def backward_precision(precision: str) -> AbstractContextManager:
+    """The context of a backward pass: autocast's backward follows the dtypes its forward
+    recorded, but bf16_matmul's products are a setting, which must hold while the gradients'
+    products run too."""
+    return _bf16_matmul() if precision == "bf16_matmul" else contextlib.nullcontext()
 
 
 def bf16_matmul_supported() -> bool:

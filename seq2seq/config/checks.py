@@ -201,6 +201,10 @@ def _cross_data(cfg: DictConfig, name: str) -> None:
             if corpus not in training:
                 raise Seq2SeqError(f"{name}.{key}.{corpus}: not a training corpus of "
                                    f"data={cfg.name} ({training})")
+    sampling = cfg.get("subword_sampling")
+    if sampling is not None and sampling.nbest_size == 0:
+        _fail(f"{name}.subword_sampling.nbest_size", 0, "must be -1 (sample from every "
+              "segmentation) or an integer >= 1 (from the n best; unigram models)")
 
 
 def _check_file_spec(spec: DictConfig, where: str) -> None:

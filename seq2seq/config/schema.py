@@ -88,6 +88,7 @@ UnicodeForm = _choices("UnicodeForm", "NFC", "NFKC", "none")
 SpmType = _choices("SpmType", "bpe", "unigram")
 TargetPieces = _choices("TargetPieces", "seen", "all")
 BadLines = _choices("BadLines", "error", "skip")
+Sides = _choices("Sides", "src", "tgt", "both")
 
 
 # -- sections --------------------------------------------------------------------------------
@@ -133,6 +134,12 @@ class CalibrationConfig:
 
 
 @dataclass
+class SourceNoiseConfig:
+    drop: float = below_one()
+    shuffle: int = count()
+
+
+@dataclass
 class TrainConfig:
     name: str = ""
     seed: int = count()
@@ -151,6 +158,7 @@ class TrainConfig:
     min_lr: float = non_negative()
     clip_grad_norm: float = non_negative()
     label_smoothing: float = below_one()
+    source_noise: SourceNoiseConfig = None
     ema_decay: float = below_one()
     batch_tokens: int = positive_int()
     accumulate: int = positive_int()
@@ -241,6 +249,15 @@ class SpmConfig:
 
 
 @dataclass
+class SubwordSamplingConfig:
+    copies: int = count()
+    alpha: float = up_to_one()
+    nbest_size: int = _rule(Rule(True, "must be -1 (all) or an integer >= 1", lo=-1))
+    sides: Sides = Sides.both
+    seed: int = count()
+
+
+@dataclass
 class DataConfig:
     name: str = ""
     corpora: list[Corpus] = None
@@ -261,6 +278,7 @@ class DataConfig:
     valid_splits: list[str] = None
     test_splits: list[str] = None
     spm: SpmConfig = None
+    subword_sampling: SubwordSamplingConfig | None = optional()  # absent in older checkpoints
 
 
 @dataclass

@@ -81,9 +81,13 @@ class PairDataset:
         """Padded cost of each pair in a batch: its longer side, target counted with BOS/EOS."""
         return self._sizes
 
-    def collate(self, indices: Sequence[int]) -> Batch:
+    def collate(self, indices: Sequence[int], noise=None) -> Batch:
+        """The batch of pairs `indices`; `noise`: a function of the source id lists (training's
+        source noise, see noise.py)."""
         idx = np.asarray(indices, dtype=np.int64)
         src_ids, tgt_ids = self.src.read(idx), self.tgt.read(idx)
+        if noise is not None:
+            src_ids = noise(src_ids)
         src, src_lens = pad(src_ids)
         tgt_in, _ = pad([[BOS] + t for t in tgt_ids])
         tgt_out, _ = pad([t + [EOS] for t in tgt_ids])
@@ -220,7 +224,9 @@ class TokenBatchSampler:
     """Batches whose padded size (rows x longest side) stays within `max_tokens`.
 
     Each epoch: take every index once — or, with `groups`, each corpus's indices `weight` times
-    (2.5: every pair twice, and a random half of them a third time) — shuffle them with
+    (2.5: every pair twice, and a random half of them a third time) — with `copies` > 1 (the
+    sizes are then those of `copies` segmentations of each pair, copy k of pair i at k * n + i)
+    each index drawn goes to one of its pair's copies at random — shuffle them with
     (seed, epoch), cut them into pools of `pool` batches' worth, sort each pool by length so that
     similar lengths share a batch (little padding), cut the pool into batches, then shuffle the
     batch order. Deterministic for a given seed and epoch; works from the lengths alone, in
@@ -228,8 +234,10 @@ class TokenBatchSampler:
     """
 
     def __init__(self, sizes: Sequence[int], max_tokens: int, seed: int, shuffle: bool = True,
-                 pool: int = 100, groups: Sequence[Group] | None = None):
+                 pool: int = 100, groups: Sequence[Group] | None = None, copies: int = 1):
         self.sizes = np.asarray(sizes)  # kept in its own integer type (2 bytes a pair, often)
+        self.copies = copies
+        self.pairs = len(self.sizes) // copies  # n: pairs, each with `copies` segmentations
         if self.sizes.dtype.kind not in "iu":
             self.sizes = self.sizes.astype(np.int64)
         # pair indices: 4 bytes each where they fit
@@ -238,7 +246,7 @@ class TokenBatchSampler:
         self.seed = seed
         self.shuffle = shuffle
         self.pool = pool
-        self.groups = list(groups) if groups else [(0, len(self.sizes), 1.0)]
+        self.groups = list(groups) if groups else [(0, self.pairs, 1.0)]
         self._last: tuple[int, Batches] | None = None  # the last epoch asked for
 
     def epoch_indices(self, rng: np.random.Generator) -> np.ndarray:
@@ -260,6 +268,8 @@ class TokenBatchSampler:
     def _batches(self, epoch: int) -> Batches:
         rng = np.random.default_rng([self.seed, epoch])
         order = self.epoch_indices(rng)
+        if self.copies > 1:  # a segmentation for each draw of a pair
+            order += (self.pairs * rng.integers(self.copies, size=len(order))).astype(order.dtype)
         if self.shuffle:
             rng.shuffle(order)
         mean = float(self.sizes.mean()) if len(self.sizes) else 0.0

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import sentencepiece as spm
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
@@ -250,46 +251,81 @@ def encode_spool(vocab: Vocab, spool: Spool, folder: Path, threads: int) -> np.n
     `threads` worker processes that read their chunks from the spool themselves (chunks come
     back in order). Returns how often each target piece occurs."""
     counts = np.zeros(vocab.tgt.get_piece_size(), dtype=np.int64)
-    bar = tqdm(total=spool.count, desc="encoding", unit=" pairs", unit_scale=True,
-               disable=None, leave=False)
-    models = ((0, "train.src", vocab.src_model), (1, "train.tgt", vocab.tgt_model or
-                                                  vocab.src_model))
-    for side, prefix, model in models:
-        ranges = ((str(spool.paths[side]), a, b) for a, b in spool.ranges(side))
-        if threads > 1:  # fork: the workers need only SentencePiece and numpy
-            pool = multiprocessing.get_context("fork").Pool(threads, _load_worker, (model,))
-            encoded = _in_order(pool, _encode_range, ranges, ahead=2 * threads)
-        else:
-            pool = None
-            _load_worker(model)
-            encoded = (_encode_range(r) for r in ranges)
-        try:
-            end = 0
-            with open(folder / f"{prefix}.ids.bin", "wb") as ids_f, \
-                    open(folder / f"{prefix}.offsets.bin", "wb") as off_f:
-                off_f.write(np.zeros(1, dtype=np.int64).tobytes())
-                for flat, lengths in encoded:
-                    ids_f.write(flat.tobytes())
-                    if side == 1:
-                        counts += np.bincount(flat, minlength=len(counts))
-                    off_f.write((end + np.cumsum(lengths)).tobytes())
-                    end += int(lengths.sum())
-                    bar.update(len(lengths) / 2)
-        finally:
-            if pool is not None:
-                pool.terminate()
-    bar.close()
+    with tqdm(total=spool.count, desc="encoding", unit=" pairs", unit_scale=True,
+              disable=None, leave=False) as bar:
+        for side, prefix, model in _sides(vocab):
+            _encode_side(model, spool, side, folder / prefix, threads, [None],
+                         counts if side == 1 else None, bar)
     return counts
 
 
+def encode_sampled(vocab: Vocab, spool: Spool, folder: Path, threads: int,
+                   sampling: DictConfig) -> np.ndarray:
+    """`sampling.copies` sampled segmentations of every training pair (data.subword_sampling;
+    SentencePiece's sampling: BPE-dropout for BPE models, subword regularisation for unigram
+    ones) as train.sampled.{src,tgt}.{ids,offsets}.bin: copy k of pair i is sequence
+    k * n + i. Each chunk is sampled from its own seed, so the result does not depend on the
+    number of worker processes. A side that `sampling.sides` leaves out is repeated plain.
+    Returns how often each target piece occurs in the copies."""
+    counts = np.zeros(vocab.tgt.get_piece_size(), dtype=np.int64)
+    with tqdm(total=spool.count * sampling.copies, desc="sampling segmentations",
+              unit=" pairs", unit_scale=True, disable=None, leave=False) as bar:
+        for side, prefix, model in _sides(vocab):
+            sampled = sampling.sides in ("both", ("src", "tgt")[side])
+            draws = [(sampling.alpha, sampling.nbest_size, [sampling.seed, side, k])
+                     if sampled else None for k in range(sampling.copies)]
+            _encode_side(model, spool, side, folder / prefix.replace("train.", "train.sampled."),
+                         threads, draws, counts if side == 1 else None, bar)
+    return counts
+
+
+def _sides(vocab: Vocab) -> tuple:
+    return ((0, "train.src", vocab.src_model),
+            (1, "train.tgt", vocab.tgt_model or vocab.src_model))
+
+
+def _encode_side(model: bytes, spool: Spool, side: int, prefix: Path, threads: int,
+                 draws: list, counts: np.ndarray | None, bar) -> None:
+    """Encode one language of the spool once per entry of `draws` (None: plain; or (alpha,
+    nbest_size, seed) to sample), the copies back to back in `<prefix>.{ids,offsets}.bin`;
+    target pieces are counted into `counts`."""
+    work = ((str(spool.paths[side]), a, b, None if draw is None else
+             (draw[0], draw[1], [*draw[2], chunk]))
+            for draw in draws for chunk, (a, b) in enumerate(spool.ranges(side)))
+    if threads > 1:  # fork: the workers need only SentencePiece and numpy
+        pool = multiprocessing.get_context("fork").Pool(threads, _load_worker, (model,))
+        encoded = _in_order(pool, _encode_range, work, ahead=2 * threads)
+    else:
+        pool = None
+        _load_worker(model)
+        encoded = (_encode_range(w) for w in work)
+    try:
+        end = 0
+        with open(f"{prefix}.ids.bin", "wb") as ids_f, open(f"{prefix}.offsets.bin", "wb") as off_f:
+            off_f.write(np.zeros(1, dtype=np.int64).tobytes())
+            for flat, lengths in encoded:
+                ids_f.write(flat.tobytes())
+                if counts is not None:
+                    counts += np.bincount(flat, minlength=len(counts))
+                off_f.write((end + np.cumsum(lengths)).tobytes())
+                end += int(lengths.sum())
+                bar.update(len(lengths) / 2)
+    finally:
+        if pool is not None:
+            pool.terminate()
+
+
 def _to_output_ids(vocab: Vocab, folder: Path, chunk: int) -> None:
-    """Rewrite train.tgt.ids.bin in place, a chunk at a time, from piece ids to `vocab`'s
-    output ids."""
-    ids = np.memmap(folder / "train.tgt.ids.bin", mode="r+", dtype=np.int32)
-    for start in range(0, len(ids), chunk):
-        ids[start: start + chunk] = vocab.to_output_ids(ids[start: start + chunk])
-    ids.flush()
-    del ids
+    """Rewrite train.tgt.ids.bin (and train.sampled.tgt.ids.bin where there is one) in place, a
+    chunk at a time, from piece ids to `vocab`'s output ids."""
+    for name in ("train.tgt.ids.bin", "train.sampled.tgt.ids.bin"):
+        if not (folder / name).exists() or not (folder / name).stat().st_size:
+            continue
+        ids = np.memmap(folder / name, mode="r+", dtype=np.int32)
+        for start in range(0, len(ids), chunk):
+            ids[start: start + chunk] = vocab.to_output_ids(ids[start: start + chunk])
+        ids.flush()
+        del ids
 
 
 def keep_seen_target_pieces(vocab: Vocab, counts: np.ndarray, folder: Path, log,
@@ -342,25 +378,35 @@ def _load_worker(model: bytes) -> None:
     _WORKER_SPM = load_spm(model)
 
 
-def _encode_range(where: tuple[str, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """(flat int32 ids, int64 lengths) of the spool lines in bytes [start, end) of a file."""
-    path, start, end = where
+def _encode_range(where: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """(flat int32 ids, int64 lengths) of the spool lines in bytes [start, end) of a file;
+    plain, or sampled with (alpha, nbest_size, seed words)."""
+    path, start, end, draw = where
     with open(path, "rb") as f:
         f.seek(start)
-        text = f.read(end - start).decode()
+        lines = f.read(end - start).decode()[:-1].split("\n")  # "\n" ends a line
     # one thread: the worker processes are the parallelism
-    encoded = _WORKER_SPM.encode(text[:-1].split("\n"), num_threads=1)  # "\n" ends a line
+    if draw is None:
+        encoded = _WORKER_SPM.encode(lines, num_threads=1)
+    else:
+        alpha, nbest_size, seed = draw
+        # SentencePiece's generator is reseeded per call: the chunk's segmentations follow
+        # from its seed alone
+        spm.set_random_generator_seed(int(np.random.SeedSequence(seed).generate_state(1)[0]))
+        encoded = _WORKER_SPM.encode(lines, num_threads=1, enable_sampling=True, alpha=alpha,
+                                     nbest_size=nbest_size)
     lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
     flat = np.fromiter(itertools.chain.from_iterable(encoded), dtype=np.int32,
                        count=int(lengths.sum()))
     return flat, lengths
 
 
-def load_train_arrays(folder: Path) -> dict:
-    """The encoded training data, memory-mapped: {"src": {"ids", "offsets"}, "tgt": ...}."""
+def load_train_arrays(folder: Path, prefix: str = "train") -> dict:
+    """The encoded training data, memory-mapped: {"src": {"ids", "offsets"}, "tgt": ...};
+    prefix "train.sampled": the sampled segmentations (see `encode_sampled`)."""
     out = {}
-    for side, prefix in (("src", "train.src"), ("tgt", "train.tgt")):
-        out[side] = {key: np.memmap(folder / f"{prefix}.{key}.bin", mode="r",
+    for side in ("src", "tgt"):
+        out[side] = {key: np.memmap(folder / f"{prefix}.{side}.{key}.bin", mode="r",
                                     dtype=np.int32 if key == "ids" else np.int64)
                      for key in ("ids", "offsets")}
     return out
@@ -382,6 +428,8 @@ def build(cfg: DictConfig, folder: Path, held: dict[str, Pairs], train_names: li
     vocabulary (a checkpoint's), the data is encoded with it instead of a fitted one."""
     start = time.perf_counter()
     held_out = {f for pairs in held.values() for f, _ in pairs} if cfg.drop_leaks else set()
+    sampling = cfg.get("subword_sampling")
+    copies = sampling.copies if sampling is not None else 0
     spool = Spool(folder)
     try:
         stats = spool_training_pairs(cfg, train_names, builtin_train, held_out, spool, log,
@@ -390,6 +438,10 @@ def build(cfg: DictConfig, folder: Path, held: dict[str, Pairs], train_names: li
         vocab = fit_vocab(cfg, spool, threads, log, given)
         fitted = time.perf_counter()
         counts = encode_spool(vocab, spool, folder, threads)
+        if copies:
+            counts += encode_sampled(vocab, spool, folder, threads, sampling)
+            log(f"sampled {copies} segmentations of each training pair "
+                f"(data.subword_sampling, alpha {sampling.alpha})")
         if given is not None:
             vocab = keep_given_target_pieces(vocab, given.target_ids, counts, folder, log)
         elif cfg.spm.target_pieces == "seen":
@@ -404,6 +456,7 @@ def build(cfg: DictConfig, folder: Path, held: dict[str, Pairs], train_names: li
     total = time.perf_counter() - start
     return {"vocab": vocab.to_dict(), "valid": encode_split(vocab, valid), "sizes": sizes,
             "train_corpora": [[s["name"], s["kept"]] for s in stats], "stats": stats,
+            "sampled_copies": copies,
             "config": OmegaConf.to_container(cfg, resolve=True),
             "seconds": {"total": round(total, 1), "read_filter": round(spooled - start, 1),
                         "vocabulary": round(fitted - spooled, 1),

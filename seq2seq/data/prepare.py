@@ -108,7 +108,8 @@ class Prepared:
 
     path: Path  # the cache folder
     vocab: Vocab
-    train: dict  # {"src": packed ids, "tgt": packed ids, "corpora": [[name, pairs], ...]}
+    train: dict  # {"src": packed ids, "tgt": packed ids, "corpora": [[name, pairs], ...]},
+    # with data.subword_sampling also "sampled": {"src", "tgt", "copies"} (copies x pairs)
     valid: dict  # the same, plus "src_text" and "tgt_text": lists of str
     sizes: dict  # split name -> number of pairs
     reused: bool  # True when read from the cache
@@ -156,6 +157,9 @@ def cache_key(cfg: DictConfig, given: Vocab | None = None) -> str:
         relevant["spm"] = {"given_vocab": vocab_digest(given)}
     if cfg.get("sample"):
         relevant["sample"] = [dict(cfg.sample), cfg.sample_seed]
+    sampling = cfg.get("subword_sampling")
+    if sampling is not None and sampling.copies:  # (off: the key of data prepared without it)
+        relevant["subword_sampling"] = OmegaConf.to_container(sampling, resolve=True)
     relevant["format"] = FORMAT_VERSION
     root = data_root(cfg)
     relevant["corpus_files"] = sorted(
@@ -221,6 +225,9 @@ def prepare(cfg: DictConfig, threads: int = 1, force: bool = False, log=None,
             _build_into(cfg, cache, folder, threads, log, given)
     meta = torch.load(folder / META, weights_only=True)
     train = {**load_train_arrays(folder), "corpora": meta["train_corpora"]}
+    if meta.get("sampled_copies"):
+        train["sampled"] = {**load_train_arrays(folder, "train.sampled"),
+                            "copies": meta["sampled_copies"]}
     return Prepared(folder, Vocab.from_dict(meta["vocab"]), train, meta["valid"],
                     meta["sizes"], reused)
 

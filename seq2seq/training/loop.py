@@ -31,6 +31,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from ..checkpoint import load_checkpoint
 from ..config import check_config
 from ..data.batching import Batch, PairDataset, TokenBatchSampler
+from ..data.noise import SourceNoise
 from ..data.prepare import prepare, train_groups
 from ..data.vocab import Vocab
 from ..decoding.translator import Translator
@@ -181,14 +182,17 @@ def setup(cfg: DictConfig, run_dir: Path, log, overrides=()) -> Run:
         loss_fn = torch.nn.parallel.DistributedDataParallel(
             loss_fn, device_ids=[dist.local_rank] if device == "cuda" else None)
     optimizer = build_optimizer(model.parameters(), tcfg)
-    train_data = PairDataset(prep.train["src"], prep.train["tgt"], tcfg.max_len)
+    sampled = prep.train.get("sampled")  # data.subword_sampling: sampled segmentations
+    train_data = PairDataset((sampled or prep.train)["src"], (sampled or prep.train)["tgt"],
+                             tcfg.max_len)
     valid_data = PairDataset(prep.valid["src"], prep.valid["tgt"], tcfg.max_len)
     run = Run(cfg=cfg, dist=dist, device=device, prep=prep, model=model, loss_fn=loss_fn,
               optimizer=optimizer, schedule=Schedule(optimizer, tcfg),
               ema=ema_model(model, tcfg.ema_decay) if tcfg.ema_decay else None,
               train_data=train_data,
               sampler=TokenBatchSampler(train_data.sizes(), tcfg.batch_tokens, tcfg.seed,
-                                        groups=train_groups(cfg.data, prep)),
+                                        groups=train_groups(cfg.data, prep),
+                                        copies=sampled["copies"] if sampled else 1),
               valid_data=valid_data,
               valid_batches=TokenBatchSampler(valid_data.sizes(), tcfg.batch_tokens, 0,
                                               shuffle=False).batches(0),
@@ -196,9 +200,12 @@ def setup(cfg: DictConfig, run_dir: Path, log, overrides=()) -> Run:
               metrics_file=Path(run_dir) / "metrics.jsonl", log=log)
     if tcfg.anchor:  # from the checkpoint's weights, also when resuming
         run.anchor = Anchor(model, init["model"], tcfg.anchor)
+    noise = tcfg.get("source_noise")
+    if noise is not None and (noise.drop or noise.shuffle):
+        run.noise = SourceNoise(vocab.src, noise.drop, noise.shuffle)
     run.translator = Translator(run.decoded, vocab, cfg.decode, cfg.data.normalize, device)
     if run.steps_per_epoch() == 0:
-        raise Seq2SeqError(f"{len(train_data)} training pairs make fewer batches than one step "
+        raise Seq2SeqError(f"{run.sampler.pairs} training pairs make fewer batches than one step "
                            f"takes ({run.batches_per_step}); lower train.batch_tokens or "
                            f"train.accumulate")
     if resume is not None:
@@ -208,8 +215,11 @@ def setup(cfg: DictConfig, run_dir: Path, log, overrides=()) -> Run:
         run.scaler = torch.amp.GradScaler("cuda")
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model {cfg.model.name}: {n_params:,} parameters; vocabulary {vocab.src_size}/"
-        f"{vocab.tgt_size}; {len(train_data)} training pairs; {run.precision}, {device}, "
-        f"{tcfg.threads} threads")
+        f"{vocab.tgt_size}; {run.sampler.pairs} training pairs; {run.precision}, {device}, "
+        f"{tcfg.threads} threads"
+        + (f"; {sampled['copies']} sampled segmentations of each pair" if sampled else "")
+        + (f"; source noise: drop {run.noise.drop}, shuffle {run.noise.shuffle}"
+           if run.noise is not None else ""))
     if dist.active:
         log(f"{dist.world} ranks ({dist.backend}, {device}); each step: {run.batches_per_step} "
             f"batches of {tcfg.batch_tokens} tokens")
@@ -363,7 +373,8 @@ def _train(cfg: DictConfig, run_dir: Path, log, overrides) -> dict:
             while st.batch + run.batches_per_step <= len(batches):
                 step_batches = dist.share(batches[st.batch: st.batch + run.batches_per_step],
                                           t.accumulate)
-                micro = [run.train_data.collate(b).to(run.device, non_blocking=True)
+                noise = run.batch_noise(st.epoch, st.batch)
+                micro = [run.train_data.collate(b, noise).to(run.device, non_blocking=True)
                          for b in step_batches]
                 lr = run.schedule.set(st.step, progress(run, clock.time_progress))
                 loss_sum, skipped = train_step(run.loss_fn, run.optimizer, micro, t,

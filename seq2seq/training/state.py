@@ -7,10 +7,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from omegaconf import DictConfig
 
 from ..data.batching import Batches, PairDataset, TokenBatchSampler
+from ..data.noise import SourceNoise
 from ..data.prepare import Prepared
 from ..decoding.translator import Translator
 from ..model.encoder_decoder import Seq2Seq
@@ -69,6 +71,15 @@ class Run:
     translator: Translator | None = None  # over `decoded`, for validation BLEU
     st: LoopState = field(default_factory=LoopState)
     rng_states: list | None = None  # every rank's RNG state, gathered on rank 0 before a save
+    noise: SourceNoise | None = None  # train.source_noise, when on
+
+    def batch_noise(self, epoch: int, batch: int):
+        """The source noise of the step that starts at `batch` of `epoch` (None: off), drawn
+        from a generator seeded by (seed, epoch, batch, rank): resume needs no noise state."""
+        if self.noise is None:
+            return None
+        rng = np.random.default_rng([self.tcfg.seed, epoch, batch, self.dist.rank])
+        return lambda sentences: self.noise(sentences, rng)
 
     @property
     def tcfg(self) -> DictConfig:

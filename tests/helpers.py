@@ -79,3 +79,27 @@ def compose_config(name: str, root: Path, cache: Path, overrides: list[str] = ()
     return cfg
 
 
+
+
+def assert_resume_is_exact(make_cfg, tmp_path: Path, overrides: list[str], steps: int = 40,
+                           cut: int = 23, log=None) -> None:
+    """Train `steps` updates in one run (into tmp_path/full, logging to `log`), and `cut` of them
+    then the rest resumed from last.pt: the final weights must be bit-for-bit equal."""
+    import torch
+
+    from seq2seq.checkpoint import load_checkpoint
+    from seq2seq.training.loop import train
+
+    quiet = lambda *_: None  # noqa: E731
+    common = list(overrides) + ["train.valid_every=20", "train.batch_tokens=200",
+                                "train.schedule=warmup_decay", "train.warmup_steps=10"]
+    train(make_cfg("train", common + [f"train.max_steps={steps}"]), tmp_path / "full",
+          log=log or quiet)
+    train(make_cfg("train", common + [f"train.max_steps={cut}"]), tmp_path / "a", log=quiet)
+    train(make_cfg("train", common + [f"train.max_steps={steps}",
+                                      f"train.resume={tmp_path / 'a/checkpoints/last.pt'}"]),
+          tmp_path / "b", log=quiet)
+    a = load_checkpoint(tmp_path / "full/checkpoints/last.pt")["model"]
+    b = load_checkpoint(tmp_path / "b/checkpoints/last.pt")["model"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)

@@ -4,15 +4,14 @@ stay plain."""
 
 import numpy as np
 import pytest
-import torch
 
-from seq2seq.checkpoint import load_checkpoint
 from seq2seq.data import cache_build
 from seq2seq.data.batching import PackedSide, PairDataset, TokenBatchSampler
 from seq2seq.data.prepare import prepare
 from seq2seq.data.vocab import UNK
 from seq2seq.errors import Seq2SeqError
-from seq2seq.training.loop import train
+
+from .helpers import assert_resume_is_exact
 
 SAMPLING = ["data.subword_sampling.copies=3", "data.subword_sampling.alpha=0.3"]
 
@@ -93,20 +92,9 @@ def test_each_draw_takes_one_copy_and_every_pair_keeps_its_weight():
 
 @pytest.mark.slow
 def test_training_on_sampled_segmentations_resumes_exactly(make_cfg, tmp_path):
-    common = SAMPLING + ["train.valid_every=20", "train.batch_tokens=200",
-                         "train.schedule=warmup_decay", "train.warmup_steps=10"]
     lines: list[str] = []
-    train(make_cfg("train", common + ["train.max_steps=40"]), tmp_path / "full",
-          log=lines.append)
+    assert_resume_is_exact(make_cfg, tmp_path, SAMPLING, log=lines.append)
     assert any("280 training pairs" in x and "3 sampled segmentations" in x for x in lines)
-    train(make_cfg("train", common + ["train.max_steps=23"]), tmp_path / "a", log=quiet)
-    train(make_cfg("train", common + ["train.max_steps=40",
-                                      f"train.resume={tmp_path / 'a/checkpoints/last.pt'}"]),
-          tmp_path / "b", log=quiet)
-    a = load_checkpoint(tmp_path / "full/checkpoints/last.pt")["model"]
-    b = load_checkpoint(tmp_path / "b/checkpoints/last.pt")["model"]
-    for key in a:
-        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
     # decoding encodes plainly: the same input gives the same pieces and translation every time
     from seq2seq.decoding.translator import Translator
 

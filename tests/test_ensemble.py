@@ -49,6 +49,23 @@ def test_average_is_the_mean_of_the_weights(trained, tmp_path):
         assert sum(avg["model"][key] is w for w in avg["model"].values()) == 2
 
 
+def test_weighted_average_interpolates_and_refuses_bad_weights(trained):
+    paths = [trained.parent / "step-0000100.pt", trained.parent / "step-0000300.pt"]
+    a, b = (load_checkpoint(p)["model"] for p in paths)
+    mix = average_checkpoints(paths, [3, 1])  # normalised: 0.75 / 0.25
+    assert mix["metrics"]["weights"] == [0.75, 0.25]
+    for key, value in mix["model"].items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, 0.75 * a[key] + 0.25 * b[key])
+    only_b = average_checkpoints(paths, [0, 1])
+    assert all(torch.equal(only_b["model"][k], b[k]) for k in b)
+    for weights, message in (([1], "1 weights for 2 checkpoints"),
+                             ([1, -1], "must be finite, ≥ 0 and not all 0"),
+                             ([0, 0], "must be finite, ≥ 0 and not all 0")):
+        with pytest.raises(Seq2SeqError, match=message):
+            average_checkpoints(paths, weights)
+
+
 def test_an_ensemble_of_one_model_twice_translates_like_the_model(trained):
     single = Translator.from_checkpoint(trained, GREEDY)
     double = Translator.from_checkpoint([trained, trained], GREEDY)
@@ -100,6 +117,13 @@ def test_translate_and_average_scripts(trained, script_env, tmp_path):
                            capture_output=True, text=True, cwd=ROOT)
         assert r.returncode == 0, r.stderr
         assert r.stdout.strip().startswith("The")
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "average.py"), str(trained),
+                        str(run / "checkpoints" / "step-0000100.pt"), "--weights", "0.7", "0.3",
+                        "--out", str(tmp_path / "mix.pt")], env=script_env,
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "with weights 0.7 / 0.3 into" in r.stdout
+    assert load_checkpoint(tmp_path / "mix.pt")["metrics"]["weights"] == pytest.approx([0.7, 0.3])
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "average.py"), "--run",
                         str(tmp_path), "--last", "2", "--out", str(tmp_path / "x.pt")],
                        env=script_env, capture_output=True, text=True, cwd=ROOT)

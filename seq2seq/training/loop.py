@@ -183,8 +183,8 @@ def setup(cfg: DictConfig, run_dir: Path, log, overrides=()) -> Run:
             loss_fn, device_ids=[dist.local_rank] if device == "cuda" else None)
     optimizer = build_optimizer(model.parameters(), tcfg)
     sampled = prep.train.get("sampled")  # data.subword_sampling: sampled segmentations
-    train_data = PairDataset((sampled or prep.train)["src"], (sampled or prep.train)["tgt"],
-                             tcfg.max_len)
+    arrays = sampled or prep.train
+    train_data = PairDataset(arrays["src"], arrays["tgt"], tcfg.max_len)
     valid_data = PairDataset(prep.valid["src"], prep.valid["tgt"], tcfg.max_len)
     run = Run(cfg=cfg, dist=dist, device=device, prep=prep, model=model, loss_fn=loss_fn,
               optimizer=optimizer, schedule=Schedule(optimizer, tcfg),

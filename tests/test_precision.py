@@ -8,6 +8,8 @@ from omegaconf import OmegaConf
 from seq2seq.errors import Seq2SeqError
 from seq2seq.training import precision
 
+NATIVE_BF16_CHECK = precision.bf16_matmul_supported  # the real check, before any fixture
+
 
 @pytest.fixture(autouse=True)
 def no_native_bf16(monkeypatch):
@@ -116,8 +118,7 @@ def test_bf16_matmul_is_refused_where_it_cannot_work(monkeypatch):
     precision.check_precision("bf16_matmul", "cpu")
 
 
-@pytest.mark.skipif(not (torch.backends.mkldnn.is_available()
-                         and torch.ops.mkldnn._is_mkldnn_bf16_supported()),
+@pytest.mark.skipif(not precision.bf16_matmul_supported(),
                     reason="this CPU has no native bf16 (AMX or AVX512-BF16) for oneDNN")
 def test_bf16_matmul_computes_products_in_bf16_on_this_cpu():
     a, b = torch.randn(256, 512), torch.randn(512, 384)
@@ -222,3 +223,15 @@ def test_bf16_matmul_holds_through_the_backward_pass(make_cfg):
                cfg.train, "bf16_matmul")
     assert seen == ["bf16"]
     assert torch.backends.mkldnn.matmul.fp32_precision == before
+
+
+@pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(),
+                    reason="oneDNN reports no bf16 at all on this CPU")
+def test_emulated_bf16_is_not_native(monkeypatch):
+    # oneDNN's check accepts plain AVX-512, where fp32 products stay fp32: ask for the ISA
+    monkeypatch.setattr(precision.platform, "machine", lambda: "x86_64")
+    for avx512_bf16, amx, native in ((False, False, False), (True, False, True),
+                                     (False, True, True)):
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=avx512_bf16: v)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda v=amx: v)
+        assert NATIVE_BF16_CHECK() is native

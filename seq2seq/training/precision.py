@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -57,8 +58,14 @@ def backward_precision(precision: str) -> AbstractContextManager:
 
 
 def bf16_matmul_supported() -> bool:
-    """Whether oneDNN computes bf16 matrix products natively on this CPU (AMX, AVX512-BF16)."""
-    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    """Whether oneDNN computes bf16 matrix products natively on this CPU (AMX, AVX512-BF16).
+    oneDNN's own bf16 check also accepts plain AVX-512 (emulated bf16), where the bf16 setting
+    for fp32 products is ignored, so on x86 the instructions are asked for by name."""
+    if not (torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+        return False
+    if platform.machine().lower() in ("x86_64", "amd64", "i386", "i686"):
+        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return True
 
 
 @contextlib.contextmanager

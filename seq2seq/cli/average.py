@@ -7,6 +7,7 @@
 
 `--weights` interpolates instead (normalised to sum to 1): a fine-tuned model and the checkpoint
 it started from keep more of what the start knew (docs/finetuning.md).
+
 `--run` picks from the run's `checkpoints/step-*.pt` (kept by train.keep_checkpoints). The result
 translates and evaluates like any checkpoint (it has no training state to resume from).
 """

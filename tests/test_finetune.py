@@ -82,12 +82,14 @@ def test_validation_shows_both_domains_and_selects_on_the_first(make_cfg, base, 
 
 
 def test_resume_of_a_finetuning_run_is_exact(make_cfg, base, tmp_path):
-    anchored = "train.anchor=50"  # the pull toward the start resumes from the checkpoint too
-    full = finetune(make_cfg, base, ["train.max_steps=30", "train.valid_every=15", anchored])
+    # the pull toward the start resumes from the checkpoint too; the optimizer holds the
+    # trainable weights only
+    anchored = ["train.anchor=50", "train.freeze=[encoder.embed]"]
+    full = finetune(make_cfg, base, ["train.max_steps=30", "train.valid_every=15", *anchored])
     train(full, tmp_path / "full", log=quiet)
-    first = finetune(make_cfg, base, ["train.max_steps=17", "train.valid_every=15", anchored])
+    first = finetune(make_cfg, base, ["train.max_steps=17", "train.valid_every=15", *anchored])
     train(first, tmp_path / "a", log=quiet)
-    rest = finetune(make_cfg, base, ["train.max_steps=30", "train.valid_every=15", anchored,
+    rest = finetune(make_cfg, base, ["train.max_steps=30", "train.valid_every=15", *anchored,
                                      f"train.resume={tmp_path / 'a/checkpoints/last.pt'}"])
     train(rest, tmp_path / "b", log=quiet)
     a = load_checkpoint(tmp_path / "full/checkpoints/last.pt")
@@ -115,6 +117,37 @@ def test_the_anchor_holds_the_weights_near_the_start(make_cfg, base, tmp_path):
         train(make_cfg("train", ["train.anchor=1"]), tmp_path / "none", log=quiet)
 
 
+def test_frozen_modules_keep_their_weights_and_the_rest_trains(make_cfg, base, tmp_path):
+    start = load_checkpoint(base)["model"]
+    lines: list[str] = []
+    cfg = finetune(make_cfg, base, ["train.freeze=[encoder,decoder.embed]", "train.ema_decay=0"])
+    train(cfg, tmp_path / "ft", log=lines.append)
+    end = load_checkpoint(tmp_path / "ft/checkpoints/last.pt")["model"]
+    frozen = [k for k in start if k.startswith(("encoder.", "decoder.embed."))]
+    moved = [k for k in start if k not in frozen and not torch.equal(start[k], end[k])]
+    assert frozen and all(torch.equal(start[k], end[k]) for k in frozen)
+    assert {k.split(".")[1] for k in moved} >= {"rnn", "attention", "combine", "output"}
+    n = sum(start[k].numel() for k in frozen)
+    assert any(f"frozen: encoder, decoder.embed ({n:,} parameters)" in line for line in lines)
+
+    other = finetune(make_cfg, base, ["train.max_steps=25",
+                                      f"train.resume={tmp_path / 'ft/checkpoints/last.pt'}"])
+    with pytest.raises(Seq2SeqError, match=r"trained with train.freeze=\['encoder', "
+                                           r"'decoder.embed'\]; resume with the same"):
+        train(other, tmp_path / "other", log=quiet)
+
+
+@pytest.mark.parametrize("modules,message", [
+    ("[encoder.rnnn]", r"train.freeze: the model has no module 'encoder.rnnn'; choose among "
+                       r"decoder, decoder.attention, .*encoder.rnn"),
+    ("[encoder,decoder]", r"train.freeze=\['encoder', 'decoder'\] freezes every weight"),
+])
+def test_freezing_an_unknown_module_or_everything_is_refused(make_cfg, base, tmp_path, modules,
+                                                             message):
+    with pytest.raises(Seq2SeqError, match=message):
+        train(finetune(make_cfg, base, [f"train.freeze={modules}"]), tmp_path, log=quiet)
+
+
 @pytest.mark.parametrize("override,message", [
     ("model.encoder.layers=2", r"model.encoder.layers=2 contradicts train.init_from=.* \(which "
                                r"has model.encoder.layers=1\)"),
@@ -131,6 +164,17 @@ def test_an_override_equal_to_the_checkpoint_is_accepted(make_cfg, base, tmp_pat
     cfg = finetune(make_cfg, base, ["train.max_steps=2", "train.valid_every=2"])
     summary = train(cfg, tmp_path, log=quiet, overrides=["model.encoder.layers=1"])
     assert summary["step"] == 2
+
+
+def test_dropout_may_change_when_fine_tuning(make_cfg, base, tmp_path):
+    cfg = finetune(make_cfg, base, ["model.dropout=0.3", "train.max_steps=2",
+                                    "train.valid_every=2"])
+    train(cfg, tmp_path, log=quiet, overrides=["model.dropout=0.3"])
+    model = load_checkpoint(tmp_path / "checkpoints/last.pt")["config"]["model"]
+    start = load_checkpoint(base)["config"]["model"]
+    assert start["dropout"] == 0 and model["dropout"] == 0.3  # the run's, not the checkpoint's
+    assert {k: v for k, v in model.items() if k != "dropout"} == \
+        {k: v for k, v in start.items() if k != "dropout"}
 
 
 def test_bad_init_from_files_are_one_line_errors(make_cfg, base, tmp_path):

@@ -174,6 +174,7 @@ class TrainConfig:
     resume: str | None = None
     init_from: str | None = None
     anchor: float = non_negative()
+    freeze: list[str] = None
     select_on: str = ""
     dist_backend: DistBackend = DistBackend.auto
     dist_timeout_minutes: float = positive()

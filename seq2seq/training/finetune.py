@@ -14,6 +14,9 @@ from ..checkpoint import load_checkpoint
 from ..data.prepare import given_vocab
 from ..errors import Seq2SeqError
 
+# Model settings that do not shape the weights: a fine-tuning run may set them anew.
+TUNABLE = ("model.dropout",)
+
 
 def model_overrides(overrides: Sequence[str]) -> dict[str, str]:
     """The command-line overrides that touch the model: {"model.encoder.layers": "2", "model":
@@ -38,14 +41,19 @@ def adopt_checkpoint(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict | N
     """For a run with `train.init_from`: check the checkpoint, make `cfg.model` the
     checkpoint's and `cfg.data.spm.vocab_from` point to it; returns the checkpoint (None
     without init_from). `overrides` are the run's command-line overrides: one that sets a model
-    setting to another value than the checkpoint has is an error, since the weights fix them."""
+    setting to another value than the checkpoint has is an error, since the weights fix them
+    (except those in TUNABLE, e.g. model.dropout, which the run takes)."""
     path = cfg.train.init_from
     if not path:
         return None
     ckpt = load_checkpoint(path)
     theirs = ckpt["config"]["model"]
     mine = OmegaConf.to_container(cfg.model, resolve=True)
-    for key, value in model_overrides(overrides).items():
+    asked = model_overrides(overrides)
+    tuned = {key: OmegaConf.select(cfg, key) for key in TUNABLE if key in asked}
+    for key, value in asked.items():
+        if key in tuned:
+            continue
         if key == "model":
             if value != theirs.get("name"):
                 raise Seq2SeqError(f"model={value} contradicts train.init_from={path}, a "
@@ -64,6 +72,8 @@ def adopt_checkpoint(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict | N
                                f"(fine-tuning encodes the data with the checkpoint's)")
     with open_dict(cfg):
         cfg.model = OmegaConf.create(theirs)
+        for key, value in tuned.items():
+            OmegaConf.update(cfg, key, value)
         cfg.data.spm.vocab_from = named or path
     return ckpt
 

@@ -45,6 +45,7 @@ from .checkpoints import keep_step_checkpoint, restore, save
 from .distributed import init_distributed
 from .ema import ema_model
 from .finetune import adopt_checkpoint, load_initial_weights
+from .freeze import freeze
 from .optim import Schedule, build_optimizer
 from .precision import (
     autocast,
@@ -164,6 +165,11 @@ def setup(cfg: DictConfig, run_dir: Path, log, overrides=()) -> Run:
     if resume is not None and resume["vocab"] != vocab.to_dict():
         raise Seq2SeqError(f"checkpoint {tcfg.resume} was trained with another vocabulary than "
                            f"data={cfg.data.name} gives; resume with the data config it used")
+    frozen = list(tcfg.freeze or [])
+    if resume is not None and list(resume["config"]["train"].get("freeze") or []) != frozen:
+        raise Seq2SeqError(f"checkpoint {tcfg.resume} was trained with train.freeze="
+                           f"{list(resume['config']['train'].get('freeze') or [])}; resume with "
+                           f"the same train.freeze")
     if resume is not None and resume["config"]["model"] != OmegaConf.to_container(cfg.model):
         raise Seq2SeqError(f"checkpoint {tcfg.resume} has another model config; resume with "
                            f"model={resume['config']['model'].get('name')} and its settings")
@@ -176,6 +182,7 @@ def setup(cfg: DictConfig, run_dir: Path, log, overrides=()) -> Run:
         step = (init.get("metrics") or {}).get("step", "?")
         log(f"fine-tuning from {tcfg.init_from} (step {step} of its run): its weights, model "
             f"settings and vocabulary; a fresh optimizer")
+    n_frozen = freeze(model, frozen)  # train.freeze: these modules keep their weights
     model = model.to(device)
     loss_fn: torch.nn.Module = TrainingLoss(model, tcfg.label_smoothing)
     if dist.active:
@@ -218,6 +225,7 @@ def setup(cfg: DictConfig, run_dir: Path, log, overrides=()) -> Run:
         f"{vocab.tgt_size}; {run.sampler.pairs} training pairs; {run.precision}, {device}, "
         f"{tcfg.threads} threads"
         + (f"; {sampled['copies']} sampled segmentations of each pair" if sampled else "")
+        + (f"; frozen: {', '.join(frozen)} ({n_frozen:,} parameters)" if frozen else "")
         + (f"; source noise: drop {run.noise.drop}, shuffle {run.noise.shuffle}"
            if run.noise is not None else ""))
     if dist.active:

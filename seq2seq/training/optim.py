@@ -7,6 +7,8 @@ from omegaconf import DictConfig
 
 
 def build_optimizer(params, cfg: DictConfig) -> torch.optim.Optimizer:
+    """The optimizer over those of `params` that train (`train.freeze` stops the others)."""
+    params = [p for p in params if p.requires_grad]
     kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}  # config/schema.py checks
     # fused: one kernel for the whole update (about 10x faster than the per-tensor loop on CPU)
     return kinds[cfg.optimizer](params, lr=cfg.lr, betas=tuple(cfg.betas),

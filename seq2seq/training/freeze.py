@@ -45,4 +45,3 @@ def freeze(model: torch.nn.Module, prefixes: Sequence[str]) -> int:
         raise Seq2SeqError(f"train.freeze={list(prefixes)} freezes every weight, so nothing would "
                            f"train; name fewer modules")
     return frozen
-

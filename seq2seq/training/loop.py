@@ -166,10 +166,10 @@ def setup(cfg: DictConfig, run_dir: Path, log, overrides=()) -> Run:
         raise Seq2SeqError(f"checkpoint {tcfg.resume} was trained with another vocabulary than "
                            f"data={cfg.data.name} gives; resume with the data config it used")
     frozen = list(tcfg.freeze or [])
-    if resume is not None and list(resume["config"]["train"].get("freeze") or []) != frozen:
-        raise Seq2SeqError(f"checkpoint {tcfg.resume} was trained with train.freeze="
-                           f"{list(resume['config']['train'].get('freeze') or [])}; resume with "
-                           f"the same train.freeze")
+    was = list(resume["config"]["train"].get("freeze") or []) if resume is not None else frozen
+    if was != frozen:
+        raise Seq2SeqError(f"checkpoint {tcfg.resume} was trained with train.freeze={was}; "
+                           f"resume with the same train.freeze")
     if resume is not None and resume["config"]["model"] != OmegaConf.to_container(cfg.model):
         raise Seq2SeqError(f"checkpoint {tcfg.resume} has another model config; resume with "
                            f"model={resume['config']['model'].get('name')} and its settings")

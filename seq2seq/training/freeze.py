@@ -19,8 +19,8 @@ from ..errors import Seq2SeqError
 def module_names(model: torch.nn.Module) -> list[str]:
     """The prefixes `train.freeze` accepts: every module that holds parameters, e.g. encoder,
     encoder.embed, encoder.rnn, decoder.attention, decoder.output."""
-    names = {name.rsplit(".", 1)[0] for name, _ in model.named_parameters()}
-    return sorted({".".join(n.split(".")[:k]) for n in names for k in range(1, n.count(".") + 2)})
+    return sorted(name for name, module in model.named_modules()
+                  if name and next(module.parameters(), None) is not None)
 
 
 def _under(name: str, prefix: str) -> bool:
